@@ -1,0 +1,5 @@
+import sys
+
+from runspaced.cli import main
+
+sys.exit(main())
