@@ -1,0 +1,11 @@
+"""Shared pytest fixtures for the runspaced test suite."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Run anyio tests on asyncio only: kubernetes-asyncio needs asyncio."""
+    return "asyncio"
