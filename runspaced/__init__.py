@@ -15,6 +15,7 @@ Layers, each importing only the ones below it:
 imports nothing from the engine.
 """
 
+from ._engine import EngineHealth, EngineSettings, RunspaceEngine
 from ._errors import (
     EngineClosed,
     RunspaceApiError,
@@ -38,10 +39,13 @@ from ._types import (
 __all__ = [
     "Endpoint",
     "EngineClosed",
+    "EngineHealth",
+    "EngineSettings",
     "Phase",
     "Resources",
     "RunspaceApiError",
     "RunspaceChange",
+    "RunspaceEngine",
     "RunspaceError",
     "RunspaceFailed",
     "RunspaceInfo",

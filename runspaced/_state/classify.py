@@ -111,8 +111,8 @@ def classify_pod(pod: _Pod, *, ready_when: ReadyWhen = "ready") -> Verdict:
         if ready_when == "ip" or (ready is not None and ready.get("status") == "True"):
             return Verdict(RunspaceState.READY, None, None, Phase.READY)
 
-    reason, message = _waiting_detail(init_statuses, statuses, conditions)
-    return Verdict(RunspaceState.CREATING, reason, message, progress)
+    waiting_reason, waiting_message = _waiting_detail(init_statuses, statuses, conditions)
+    return Verdict(RunspaceState.CREATING, waiting_reason, waiting_message, progress)
 
 
 def _mapping(value: object) -> Mapping[str, Any]:

@@ -1,0 +1,768 @@
+"""`RunspaceEngine`: one shared pod watch, a state machine per runspace, awaitable outcomes."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import anyio
+import structlog
+
+from .._errors import (
+    EngineClosed,
+    RunspaceApiError,
+    RunspaceError,
+    RunspaceFailed,
+    RunspaceNotFound,
+    RunspaceTimeout,
+)
+from .._kube.backoff import Backoff
+from .._kube.errors import ApiStatusError, TransportError
+from .._kube.manifest import (
+    ID_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    build_pod_manifest,
+    new_create_token,
+    new_runspace_id,
+    validate_spec,
+)
+from .._kube.pods import PodClient, events_path, pods_path
+from .._kube.transport import KubeTransport
+from .._kube.watch import ResourceWatch
+from .._state.machine import (
+    DeletePod,
+    Effect,
+    Policy,
+    Runspace,
+    VerifyEndpoint,
+    apply_deadlines,
+    apply_delete_requested,
+    apply_pod,
+    apply_pod_gone,
+    apply_verification,
+    next_deadline,
+)
+from .._state.records import EventRecord, PodRecord, event_record, pod_record
+from .._types import RunspaceChange, RunspaceInfo, RunspaceSpec, RunspaceState
+from .actions import check_endpoint
+from .changes import ChangeHub, ChangeStream
+from .feeds import EventFeed, PodFeed
+from .settings import EngineHealth, EngineSettings
+from .timers import TimerQueue
+
+__all__ = ["RunspaceEngine"]
+
+log = structlog.get_logger("runspaced.engine")
+
+_Transition = Callable[[Runspace, float, datetime], list[Effect]]
+
+
+class RunspaceEngine:
+    """Create runspaces and resolve waiters from one shared pod watch.
+
+    Use as an async context manager: entering starts the watch (and the Event watch
+    when `watch_events` is on), leaving stops them, fails pending waiters with
+    `EngineClosed` and ends `changes()` iterators. Pods stay in the cluster when the
+    engine closes; an engine started later adopts them by their labels.
+
+    `api_client` is a kubernetes-asyncio `ApiClient`. The engine closes it on exit
+    only when it created the client itself (`from_kubeconfig`).
+    """
+
+    def __init__(
+        self,
+        api_client: Any = None,
+        *,
+        namespace: str | None = None,
+        **settings: Any,
+    ) -> None:
+        if namespace is not None:
+            settings["namespace"] = namespace
+        self.settings = EngineSettings.from_keywords(**settings)
+        self._api_client = api_client
+        self._client_factory: Callable[[], Any] | None = None
+        self._owns_client = False
+        self._policy = Policy(
+            delete_on_failure=self.settings.delete_on_failure,
+            image_pull_grace=self.settings.image_pull_grace,
+            verify_endpoint=self.settings.verify_endpoint,
+        )
+        self._runspaces: dict[str, Runspace] = {}
+        self._resolved: dict[str, anyio.Event] = {}
+        self._hub = ChangeHub(self.settings.changes_buffer)
+        self._timers = TimerQueue(self._on_timer)
+        self._synced = anyio.Event()
+        self._closed = False
+        self._started = False
+        self._waiters = 0
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._transport: KubeTransport | None = None
+        self._pods: PodClient | None = None
+        self._pod_watch: ResourceWatch[PodRecord] | None = None
+        self._event_watch: ResourceWatch[EventRecord] | None = None
+        self._pending_deletes: set[str] = set()
+        self._creating: set[str] = set()
+        self._log = log.bind(namespace=self.settings.namespace)
+
+    # -- construction -------------------------------------------------------------
+
+    @classmethod
+    def from_kubeconfig(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        context: str | None = None,
+        namespace: str | None = None,
+        **settings: Any,
+    ) -> RunspaceEngine:
+        """Return an engine that loads its client when entered.
+
+        `path` defaults to $KUBECONFIG or ~/.kube/config. When no kubeconfig file
+        exists, the in-cluster service account is used. `namespace` defaults to the
+        context's namespace, then "default".
+        """
+        engine = cls(None, **settings)
+        engine._client_factory = lambda: (path, context, namespace)
+        engine._owns_client = True
+        return engine
+
+    async def _load_client(self) -> None:
+        from kubernetes_asyncio import config as kube_config
+        from kubernetes_asyncio.client import ApiClient, Configuration
+
+        assert self._client_factory is not None
+        path, context, namespace = self._client_factory()
+        candidate, exists = _locate_kubeconfig(path)
+        if exists:
+            configuration = Configuration()
+            loader = await kube_config.load_kube_config(
+                config_file=str(candidate),
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+            if namespace is None:
+                current = loader.current_context or {}
+                namespace = (current.get("context") or {}).get("namespace")
+            self._api_client = ApiClient(configuration=configuration)
+            source = str(candidate)
+        elif path is not None:
+            raise FileNotFoundError(f"kubeconfig not found: {candidate}")
+        else:
+            configuration = Configuration()
+            kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            self._api_client = ApiClient(configuration=configuration)
+            source = "in-cluster"
+            if namespace is None:
+                namespace = _in_cluster_namespace()
+        if namespace and namespace != self.settings.namespace:
+            self.settings = EngineSettings.from_keywords(
+                **{**_settings_dict(self.settings), "namespace": namespace}
+            )
+            self._log = log.bind(namespace=self.settings.namespace)
+        self._log.info("engine.client_loaded", source=source)
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.namespace
+
+    @property
+    def label_selector(self) -> str:
+        """The selector of the shared watch: exactly this engine's pods."""
+        parts = [f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"]
+        parts += [f"{key}={value}" for key, value in self.settings.extra_labels]
+        return ",".join(parts)
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def __aenter__(self) -> RunspaceEngine:
+        if self._started:
+            raise RuntimeError("a RunspaceEngine can be entered only once")
+        self._started = True
+        if self._api_client is None:
+            if self._client_factory is None:
+                raise ValueError("RunspaceEngine needs an ApiClient or from_kubeconfig()")
+            await self._load_client()
+        self._transport = KubeTransport(self._api_client)
+        self._pods = PodClient(self._transport, self.namespace)
+        settings = self.settings
+        ready_when = settings.ready_when
+
+        def parse_pod(obj: Mapping[str, Any]) -> PodRecord:
+            return pod_record(obj, ready_when=ready_when)
+
+        self._pod_watch = ResourceWatch(
+            self._transport,
+            path=pods_path(self.namespace),
+            kind="pods",
+            parse=parse_pod,
+            sink=PodFeed(self),
+            label_selector=self.label_selector,
+            page_size=settings.page_size,
+            timeout_range=settings.watch_timeout_range,
+            stall_timeout=settings.stall_timeout,
+            backoff=Backoff(settings.backoff_base, settings.backoff_cap),
+        )
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        task_group.start_soon(self._pod_watch.run, name="runspaced pod watch")
+        task_group.start_soon(self._timers.run, name="runspaced timers")
+        if settings.watch_events:
+            self._event_watch = ResourceWatch(
+                self._transport,
+                path=events_path(self.namespace),
+                kind="events",
+                parse=event_record,
+                sink=EventFeed(self),
+                field_selector="involvedObject.kind=Pod",
+                page_size=settings.page_size,
+                timeout_range=settings.watch_timeout_range,
+                stall_timeout=settings.stall_timeout,
+                backoff=Backoff(settings.backoff_base, settings.backoff_cap),
+            )
+            task_group.start_soon(self._event_watch.run, name="runspaced event watch")
+        self._log.info("engine.started", label_selector=self.label_selector)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the watches, fail pending waiters with EngineClosed and end `changes()`."""
+        if self._closed:
+            return
+        self._closed = True
+        for event in self._resolved.values():
+            event.set()
+        self._resolved.clear()
+        self._hub.close()
+        if self._pending_deletes:
+            self._log.warning(
+                "engine.closed_with_pending_deletes", pods=sorted(self._pending_deletes)
+            )
+        task_group = self._task_group
+        if task_group is not None:
+            task_group.cancel_scope.cancel()
+            await task_group.__aexit__(None, None, None)
+        if self._owns_client and self._transport is not None:
+            with anyio.CancelScope(shield=True):
+                await self._transport.close()
+        self._log.info("engine.closed", runspaces=len(self._runspaces))
+
+    async def wait_synced(self, timeout: float | None = None) -> None:
+        """Wait until the first pod list completed; raise TimeoutError after `timeout` seconds."""
+        self._check_open()
+        with anyio.fail_after(timeout):
+            await self._synced.wait()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EngineClosed()
+        if self._task_group is None:
+            raise RuntimeError("enter the engine first: async with RunspaceEngine(...) as engine")
+
+    # -- public API ---------------------------------------------------------------
+
+    async def create(self, spec: RunspaceSpec) -> RunspaceInfo:
+        """Create a runspace and return its snapshot at once (state CREATING).
+
+        Raises ValueError naming the field for invalid input, before any request.
+        Raises RunspaceApiError when the API server rejects the pod (403, 404 for a
+        missing namespace, 422) or keeps failing (5xx, 429, no connection) past
+        `create_retry_timeout`. A name collision (409) retries with a new id.
+        If the caller is cancelled mid-request, the pod, should it exist, is deleted.
+        """
+        self._check_open()
+        validate_spec(spec)
+        assert self._pods is not None
+        token = new_create_token()
+        backoff = Backoff(self.settings.backoff_base, self.settings.backoff_cap)
+        retry_until = time.monotonic() + min(
+            self.settings.create_retry_timeout,
+            spec.creation_timeout or self.settings.creation_timeout,
+        )
+        runspace = self._register(spec)
+        self._creating.add(runspace.id)
+        sent = False
+        try:
+            while True:
+                manifest = build_pod_manifest(
+                    spec,
+                    runspace_id=runspace.id,
+                    namespace=self.namespace,
+                    create_token=token,
+                    run_as_user=self.settings.run_as_user,
+                    readiness_probe=self.settings.readiness_probe,
+                    extra_labels=dict(self.settings.extra_labels),
+                )
+                try:
+                    sent = True
+                    await self._pods.create(manifest)
+                    break
+                except ApiStatusError as error:
+                    if error.status == 409 and error.reason == "AlreadyExists":
+                        if await self._is_own_pod(runspace.id, token):
+                            break
+                        self._log.info("runspace.id_collided", runspace_id=runspace.id)
+                        self._creating.discard(runspace.id)
+                        self._forget(runspace.id)
+                        runspace = self._register(spec)
+                        self._creating.add(runspace.id)
+                        sent = False
+                        continue
+                    if error.is_transient and time.monotonic() < retry_until:
+                        delay = backoff.next_delay(error.retry_after)
+                        self._log.warning(
+                            "runspace.create_retry_scheduled",
+                            runspace_id=runspace.id,
+                            attempt=backoff.attempt,
+                            delay_s=round(delay, 3),
+                            error=str(error),
+                        )
+                        await anyio.sleep(delay)
+                        continue
+                    raise RunspaceApiError(
+                        runspace.id, error.reason, error.message, status=error.status
+                    ) from error
+                except TransportError as error:
+                    if time.monotonic() < retry_until:
+                        delay = backoff.next_delay()
+                        self._log.warning(
+                            "runspace.create_retry_scheduled",
+                            runspace_id=runspace.id,
+                            attempt=backoff.attempt,
+                            delay_s=round(delay, 3),
+                            error=str(error),
+                        )
+                        await anyio.sleep(delay)
+                        continue
+                    raise RunspaceApiError(
+                        runspace.id, "ConnectionFailed", str(error), status=0
+                    ) from error
+        except BaseException as error:
+            self._creating.discard(runspace.id)
+            self._abandon(runspace, sent=sent, error=error)
+            raise
+        self._creating.discard(runspace.id)
+
+        runspace.create_confirmed_at = time.monotonic()
+        self._log.info(
+            "runspace.created", runspace_id=runspace.id, pod=runspace.id, image=spec.image
+        )
+        if runspace.delete_requested and not runspace.pod_gone:
+            self._run_effects(runspace, [DeletePod(runspace.id)])
+        return runspace.snapshot()
+
+    async def wait(self, runspace_id: str, timeout: float | None = None) -> RunspaceInfo:
+        """Wait until the runspace leaves CREATING; return it when READY.
+
+        Raises RunspaceFailed (error, terminating or deleted; `.reason`, `.message`,
+        `.info`), RunspaceTimeout (the creation deadline passed, or this call's own
+        `timeout` in seconds, then with reason WaitTimeout and the runspace left
+        as it is), RunspaceNotFound or EngineClosed. Cancelling a waiter changes
+        nothing for the runspace or other waiters.
+        """
+        self._check_open()
+        runspace = self._runspaces.get(runspace_id)
+        if runspace is None:
+            raise RunspaceNotFound(runspace_id)
+        if runspace.state is RunspaceState.CREATING:
+            event = self._resolved.get(runspace_id)
+            if event is None:
+                event = self._resolved[runspace_id] = anyio.Event()
+            self._waiters += 1
+            try:
+                with anyio.move_on_after(timeout) as scope:
+                    await event.wait()
+            finally:
+                self._waiters -= 1
+            if scope.cancelled_caught:
+                info = runspace.snapshot()
+                raise RunspaceTimeout(
+                    runspace_id,
+                    "WaitTimeout",
+                    f"still {info.phase.value} after waiting {timeout:g} s",
+                    info,
+                    phase=info.phase,
+                    timeout_s=timeout,
+                )
+        return self._outcome(runspace)
+
+    async def create_and_wait(
+        self, spec: RunspaceSpec, timeout: float | None = None
+    ) -> RunspaceInfo:
+        """Create a runspace and wait for it; see `create` and `wait` for errors."""
+        info = await self.create(spec)
+        return await self.wait(info.id, timeout=timeout)
+
+    def get(self, runspace_id: str) -> RunspaceInfo | None:
+        """Return the cached snapshot, or None. Sends no request."""
+        runspace = self._runspaces.get(runspace_id)
+        return runspace.snapshot() if runspace is not None else None
+
+    def list(
+        self,
+        state: RunspaceState | str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> list[RunspaceInfo]:
+        """Return cached snapshots, oldest first, filtered by state and label equality."""
+        wanted = RunspaceState(state) if state is not None else None
+        result = []
+        for runspace in self._runspaces.values():
+            if wanted is not None and runspace.state is not wanted:
+                continue
+            if labels and any(runspace.labels.get(k) != v for k, v in labels.items()):
+                continue
+            result.append(runspace.snapshot())
+        return result
+
+    async def delete(self, runspace_id: str) -> RunspaceInfo | None:
+        """Delete the runspace's pod; idempotent. Return the snapshot, or None when unknown.
+
+        The state becomes TERMINATING at once and DELETED when the watch reports the
+        pod gone. The request is retried with back-off in the background until it
+        succeeds, so an API outage does not leak the pod.
+        """
+        self._check_open()
+        runspace = self._runspaces.get(runspace_id)
+        if runspace is None:
+            return None
+        self._transition(runspace, apply_delete_requested, time.monotonic())
+        return runspace.snapshot()
+
+    def changes(self) -> ChangeStream:
+        """Subscribe to every state, phase and detail change from now on."""
+        return self._hub.open()
+
+    def health(self) -> EngineHealth:
+        """Return the shared watch's health."""
+        stats = self._pod_watch.stats if self._pod_watch is not None else None
+        events = self._event_watch.stats if self._event_watch is not None else None
+        age = None
+        if stats is not None and stats.last_event_at is not None:
+            age = round(time.monotonic() - stats.last_event_at, 3)
+        return EngineHealth(
+            synced=bool(stats and stats.synced),
+            watch_connected=bool(stats and stats.connected),
+            last_event_age_s=age,
+            restarts=stats.restarts if stats else 0,
+            relists=stats.relists if stats else 0,
+            resumes=stats.resumes if stats else 0,
+            events=stats.events if stats else 0,
+            bookmarks=stats.bookmarks if stats else 0,
+            last_error=stats.last_error if stats else None,
+            events_watch_synced=events.synced if events is not None else None,
+        )
+
+    def statistics(self) -> dict[str, Any]:
+        """Return counts for introspection: runspaces by state, waiters, subscribers, timers."""
+        by_state = {state.value: 0 for state in RunspaceState}
+        for runspace in self._runspaces.values():
+            by_state[runspace.state.value] += 1
+        return {
+            "runspaces": len(self._runspaces),
+            "by_state": by_state,
+            "waiters": self._waiters,
+            "subscribers": len(self._hub._streams),
+            "timers": len(self._timers),
+            "pending_deletes": len(self._pending_deletes),
+            "changes_published": self._hub.sequence,
+        }
+
+    def __repr__(self) -> str:
+        stats = self.statistics()
+        states = ", ".join(f"{k}={v}" for k, v in stats["by_state"].items() if v)
+        return (
+            f"<RunspaceEngine namespace={self.namespace!r} runspaces={stats['runspaces']}"
+            f" ({states or 'none'}) waiters={stats['waiters']} closed={self._closed}>"
+        )
+
+    # -- internals ----------------------------------------------------------------
+
+    def _register(self, spec: RunspaceSpec) -> Runspace:
+        """Track a new runspace before its create request is sent, so no early event is lost."""
+        while True:
+            runspace_id = new_runspace_id(self.settings.id_prefix)
+            if runspace_id not in self._runspaces:
+                break
+        now = time.monotonic()
+        creation_timeout = spec.creation_timeout or self.settings.creation_timeout
+        scheduling_timeout = spec.scheduling_timeout or self.settings.scheduling_timeout
+        runspace = Runspace(
+            id=runspace_id,
+            namespace=self.namespace,
+            image=spec.image,
+            port=spec.port,
+            created_at=datetime.now(UTC),
+            created_mono=now,
+            creation_deadline=now + creation_timeout,
+            scheduling_deadline=now + scheduling_timeout,
+            labels={**dict(self.settings.extra_labels), **spec.labels, ID_LABEL: runspace_id},
+            phase_entered=now,
+        )
+        self._runspaces[runspace_id] = runspace
+        self._timers.schedule(runspace.creation_deadline, "deadline", runspace_id)
+        self._publish(runspace, None)
+        return runspace
+
+    def _adopt(self, record: PodRecord) -> Runspace:
+        """Track a pod with our labels that this engine did not create (e.g. after a restart)."""
+        now = time.monotonic()
+        runspace = Runspace(
+            id=record.name,
+            namespace=record.namespace or self.namespace,
+            image=record.image or "",
+            port=record.port or 0,
+            created_at=datetime.now(UTC),
+            created_mono=now,
+            creation_deadline=now + self.settings.creation_timeout,
+            scheduling_deadline=now + self.settings.scheduling_timeout,
+            labels=dict(record.labels),
+            phase_entered=now,
+            pod_seen=True,
+            create_confirmed_at=now,
+        )
+        self._runspaces[runspace.id] = runspace
+        self._timers.schedule(runspace.creation_deadline, "deadline", runspace.id)
+        self._log.info(
+            "runspace.adopted",
+            runspace_id=runspace.id,
+            pod=record.name,
+            resource_version=record.resource_version,
+        )
+        self._publish(runspace, None)
+        return runspace
+
+    def _forget(self, runspace_id: str) -> None:
+        self._runspaces.pop(runspace_id, None)
+        event = self._resolved.pop(runspace_id, None)
+        if event is not None:
+            event.set()
+
+    def _abandon(self, runspace: Runspace, *, sent: bool, error: BaseException) -> None:
+        """Clean up after a create that failed or was cancelled."""
+        if isinstance(error, RunspaceApiError) and error.status in (403, 404, 422):
+            self._log.info(
+                "runspace.create_rejected",
+                runspace_id=runspace.id,
+                status=error.status,
+                reason=error.reason,
+            )
+            self._forget(runspace.id)
+            return
+        self._log.warning("runspace.create_abandoned", runspace_id=runspace.id, error=repr(error))
+        if sent and not self._closed:
+            # The request may have reached the server: delete whatever it created.
+            self._transition(runspace, apply_delete_requested, time.monotonic())
+        else:
+            self._forget(runspace.id)
+
+    async def _is_own_pod(self, name: str, token: str) -> bool:
+        assert self._pods is not None
+        try:
+            pod = await self._pods.get(name)
+        except (ApiStatusError, TransportError) as error:
+            self._log.warning("runspace.collision_check_failed", pod=name, error=str(error))
+            return False
+        annotations = (pod.get("metadata") or {}).get("annotations") or {}
+        return bool(annotations.get("runspaced.dev/create-token") == token)
+
+    def _previous_snapshot(self, runspace: Runspace) -> RunspaceInfo | None:
+        return runspace.snapshot() if self._hub.has_subscribers else None
+
+    def _apply_record(self, runspace: Runspace, record: PodRecord) -> None:
+        previous = self._previous_snapshot(runspace)
+        version = runspace.version
+        state = runspace.state
+        now = time.monotonic()
+        effects = apply_pod(runspace, record, now, datetime.now(UTC), self._policy)
+        self._after_transition(runspace, previous, version, state, effects, now)
+
+    def _transition(self, runspace: Runspace, transition: _Transition, now: float) -> None:
+        previous = self._previous_snapshot(runspace)
+        version = runspace.version
+        state = runspace.state
+        effects = transition(runspace, now, datetime.now(UTC))
+        self._after_transition(runspace, previous, version, state, effects, now)
+
+    def _after_transition(
+        self,
+        runspace: Runspace,
+        previous: RunspaceInfo | None,
+        version: int,
+        state: RunspaceState,
+        effects: builtins.list[Effect],
+        now: float,
+    ) -> None:
+        if runspace.version != version:
+            self._publish(runspace, previous)
+        if runspace.state is not state:
+            self._log.info(
+                "runspace.state_changed",
+                runspace_id=runspace.id,
+                pod=runspace.id,
+                resource_version=runspace.resource_version,
+                previous=state.value,
+                state=runspace.state.value,
+                phase=runspace.phase.value,
+                reason=runspace.reason,
+                elapsed_s=round(now - runspace.created_mono, 3),
+            )
+            if runspace.state is not RunspaceState.CREATING:
+                event = self._resolved.pop(runspace.id, None)
+                if event is not None:
+                    event.set()
+        deadline = next_deadline(runspace, self._policy)
+        if deadline is not None and deadline != runspace.creation_deadline:
+            self._timers.schedule(deadline, "deadline", runspace.id)
+        if runspace.pod_gone and runspace.state in (
+            RunspaceState.ERROR,
+            RunspaceState.TIMEOUT,
+            RunspaceState.DELETED,
+        ):
+            self._timers.schedule(now + self.settings.retention, "forget", runspace.id)
+        self._run_effects(runspace, effects)
+
+    def _publish(self, runspace: Runspace, previous: RunspaceInfo | None) -> None:
+        if not self._hub.has_subscribers:
+            self._hub.next_sequence()
+            return
+        change = RunspaceChange(runspace.snapshot(), previous, self._hub.next_sequence())
+        self._hub.publish(change)
+
+    def _run_effects(self, runspace: Runspace, effects: builtins.list[Effect]) -> None:
+        if not effects or self._task_group is None or self._closed:
+            return
+        for effect in effects:
+            if isinstance(effect, DeletePod):
+                if effect.pod_name not in self._pending_deletes:
+                    self._pending_deletes.add(effect.pod_name)
+                    self._task_group.start_soon(self._delete_pod, runspace.id)
+            elif isinstance(effect, VerifyEndpoint):
+                self._task_group.start_soon(self._verify_endpoint, runspace.id, effect)
+
+    async def _delete_pod(self, runspace_id: str) -> None:
+        """Send DELETE until it succeeds or the pod is gone, with back-off, forever."""
+        assert self._pods is not None
+        backoff = Backoff(self.settings.backoff_base, self.settings.backoff_cap)
+        bound = log.bind(runspace_id=runspace_id, pod=runspace_id)
+        try:
+            while True:
+                try:
+                    await self._pods.delete(
+                        runspace_id, grace_period_seconds=self.settings.delete_grace_period
+                    )
+                    bound.info("runspace.pod_delete_sent")
+                    return
+                except ApiStatusError as error:
+                    if error.status == 404:
+                        runspace = self._runspaces.get(runspace_id)
+                        if runspace is not None and runspace_id not in self._creating:
+                            self._transition(runspace, apply_pod_gone, time.monotonic())
+                        bound.info("runspace.pod_already_gone")
+                        return
+                    delay = backoff.next_delay(error.retry_after)
+                    bound.warning(
+                        "runspace.pod_delete_retry_scheduled",
+                        attempt=backoff.attempt,
+                        delay_s=round(delay, 3),
+                        error=str(error),
+                    )
+                except TransportError as error:
+                    delay = backoff.next_delay()
+                    bound.warning(
+                        "runspace.pod_delete_retry_scheduled",
+                        attempt=backoff.attempt,
+                        delay_s=round(delay, 3),
+                        error=str(error),
+                    )
+                await anyio.sleep(delay)
+        finally:
+            self._pending_deletes.discard(runspace_id)
+
+    async def _verify_endpoint(self, runspace_id: str, effect: VerifyEndpoint) -> None:
+        ok, message = await check_endpoint(effect.endpoint, self.settings.verify_timeout)
+        runspace = self._runspaces.get(runspace_id)
+        if runspace is None:
+            return
+        if not ok:
+            log.warning(
+                "runspace.endpoint_unreachable",
+                runspace_id=runspace_id,
+                pod=runspace_id,
+                endpoint=str(effect.endpoint),
+                error=message,
+            )
+        policy = self._policy
+
+        def verified(target: Runspace, now: float, wall: datetime) -> builtins.list[Effect]:
+            return apply_verification(target, ok, message, now, wall, policy)
+
+        self._transition(runspace, verified, time.monotonic())
+
+    def _on_timer(self, kind: str, runspace_id: str) -> None:
+        runspace = self._runspaces.get(runspace_id)
+        if runspace is None:
+            return
+        now = time.monotonic()
+        if kind == "forget":
+            if runspace.finished_at is not None and runspace.pod_gone:
+                self._forget(runspace_id)
+            return
+        policy = self._policy
+
+        def deadlines(target: Runspace, now: float, wall: datetime) -> builtins.list[Effect]:
+            return apply_deadlines(target, now, wall, policy)
+
+        self._transition(runspace, deadlines, now)
+
+    def _on_pods_synced(self) -> None:
+        self._synced.set()
+
+    def _outcome(self, runspace: Runspace) -> RunspaceInfo:
+        info = runspace.snapshot()
+        if info.state is RunspaceState.READY:
+            return info
+        if info.state is RunspaceState.CREATING:
+            raise EngineClosed(runspace.id)
+        if info.state is RunspaceState.TIMEOUT:
+            raise RunspaceTimeout(
+                runspace.id,
+                info.reason,
+                info.message,
+                info,
+                phase=info.phase,
+                timeout_s=runspace.creation_deadline - runspace.created_mono,
+            )
+        error: RunspaceError = RunspaceFailed(runspace.id, info.reason, info.message, info)
+        raise error
+
+
+def _locate_kubeconfig(path: str | os.PathLike[str] | None) -> tuple[Path, bool]:
+    """Return the kubeconfig path to use ($KUBECONFIG, then ~/.kube/config) and whether it exists."""
+    kubeconfig = path or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+    candidate = Path(kubeconfig).expanduser() if kubeconfig else Path.home() / ".kube/config"
+    return candidate, candidate.is_file()
+
+
+def _in_cluster_namespace() -> str | None:
+    namespace_file = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    if not namespace_file.is_file():
+        return None
+    return namespace_file.read_text(encoding="utf-8").strip() or None
+
+
+def _settings_dict(settings: EngineSettings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}

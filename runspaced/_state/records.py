@@ -1,0 +1,103 @@
+"""Slim records of the pod fields the engine reads.
+
+The watch decodes each event once and keeps only a `PodRecord`: the classification
+plus a handful of identifiers. Full pod objects, managedFields and kubernetes-asyncio
+models are never kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .._types import Verdict
+from .classify import ReadyWhen, classify_pod
+
+__all__ = ["EventRecord", "PodRecord", "event_record", "pod_record"]
+
+
+@dataclass(frozen=True, slots=True)
+class PodRecord:
+    """What the engine keeps of one pod event.
+
+    `image` and `port` are those of the first container and matter only when the
+    engine adopts a pod it did not create in this process.
+    """
+
+    name: str
+    namespace: str
+    uid: str | None
+    resource_version: str | None
+    labels: Mapping[str, str]
+    node: str | None
+    pod_ip: str | None
+    image: str | None
+    port: int | None
+    verdict: Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """What the engine keeps of one core/v1 Event about a pod."""
+
+    pod_name: str
+    namespace: str
+    reason: str | None
+    message: str | None
+    type: str | None
+    timestamp: str
+    resource_version: str | None
+
+    @property
+    def text(self) -> str:
+        """The event as one line, e.g. ``Pulling: Pulling image "python:3.12"``."""
+        if self.reason and self.message:
+            return f"{self.reason}: {self.message}"
+        return self.message or self.reason or ""
+
+
+def pod_record(pod: Mapping[str, Any], *, ready_when: ReadyWhen = "ready") -> PodRecord:
+    """Classify a decoded pod object and keep only what the engine needs."""
+    metadata = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    containers = spec.get("containers") or [{}]
+    first = containers[0] if isinstance(containers[0], Mapping) else {}
+    ports = first.get("ports") or [{}]
+    port = ports[0].get("containerPort") if isinstance(ports[0], Mapping) else None
+    labels = metadata.get("labels") or {}
+    return PodRecord(
+        name=str(metadata.get("name", "")),
+        namespace=str(metadata.get("namespace", "")),
+        uid=metadata.get("uid"),
+        resource_version=metadata.get("resourceVersion"),
+        labels=dict(labels) if isinstance(labels, Mapping) else {},
+        node=spec.get("nodeName"),
+        pod_ip=status.get("podIP") or None,
+        image=first.get("image"),
+        port=port if isinstance(port, int) else None,
+        verdict=classify_pod(pod, ready_when=ready_when),
+    )
+
+
+def event_record(event: Mapping[str, Any]) -> EventRecord:
+    """Keep the involved pod, reason, message and time of a decoded core/v1 Event."""
+    metadata = event.get("metadata") or {}
+    involved = event.get("involvedObject") or {}
+    timestamp = (
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or event.get("firstTimestamp")
+        or metadata.get("creationTimestamp")
+        or ""
+    )
+    return EventRecord(
+        pod_name=str(involved.get("name", "")),
+        namespace=str(involved.get("namespace") or metadata.get("namespace") or ""),
+        reason=event.get("reason"),
+        message=event.get("message"),
+        type=event.get("type"),
+        timestamp=str(timestamp),
+        resource_version=metadata.get("resourceVersion"),
+    )
