@@ -27,16 +27,16 @@ class EndpointListeners:
     """The open listeners, keyed by (namespace, pod name)."""
 
     def __init__(self) -> None:
-        self._servers: dict[tuple[str, str], list[asyncio.Server]] = {}
+        self._servers: dict[tuple[str, ...], list[asyncio.Server]] = {}
 
     def __len__(self) -> int:
         return sum(len(servers) for servers in self._servers.values())
 
-    def is_listening(self, key: tuple[str, str]) -> bool:
+    def is_listening(self, key: tuple[str, ...]) -> bool:
         """Return True when the pod has at least one open listener."""
         return bool(self._servers.get(key))
 
-    async def open(self, key: tuple[str, str], ip: str, ports: Iterable[int], body: str) -> bool:
+    async def open(self, key: tuple[str, ...], ip: str, ports: Iterable[int], body: str) -> bool:
         """Listen on ip:port for each port; return True when every port is listening.
 
         A port that cannot be bound (address in use, too many open files) is logged and
@@ -68,7 +68,7 @@ class EndpointListeners:
             self._servers.pop(key, None)
         return complete
 
-    def close(self, key: tuple[str, str]) -> None:
+    def close(self, key: tuple[str, ...]) -> None:
         """Stop listening for a pod; connections already accepted finish on their own."""
         for server in self._servers.pop(key, []):
             server.close()
