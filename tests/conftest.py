@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# The simulated-cluster fixtures (sim_cluster) and their marker.
+pytest_plugins = ["runspaced.testing"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "StoreError",
     "Subscription",
     "now_rfc3339",
+    "storage_key",
 ]
 
 log = structlog.get_logger("runspaced.sim.store")
@@ -46,8 +47,7 @@ JsonObject = dict[str, Any]
 JsonList = list[JsonObject]
 Listener = Callable[[str, str, JsonObject], None]
 
-# Key of one object inside a kind: (namespace or "", name). Sorting these keys gives the
-# order etcd returns keys in (/registry/<kind>/<namespace>/<name>).
+# Key of one object inside a kind: (namespace or "", name).
 _Key = tuple[str, str]
 _KeyedList = list[tuple[_Key, JsonObject]]
 
@@ -77,6 +77,14 @@ class Expired(StoreError):
         super().__init__(f"too old resource version: {requested} ({oldest})")
         self.requested = requested
         self.oldest = oldest
+
+
+def storage_key(namespace: str | None, name: str) -> str:
+    """Return the object's key below its kind's etcd prefix: ``ns/name``, or ``name``.
+
+    Lists return objects sorted by this key (bytewise), and continue tokens carry it.
+    """
+    return f"{namespace}/{name}" if namespace else name
 
 
 def now_rfc3339() -> str:
@@ -122,6 +130,7 @@ class Subscription:
         self.namespace = namespace
         self._pending: deque[HistoryEntry] = deque()
         self._wakeup = asyncio.Event()
+        self._closed_event = asyncio.Event()
         self.closed = False
         self.close_reason: str | None = None
 
@@ -150,7 +159,12 @@ class Subscription:
         self.close_reason = reason
         self._pending.clear()
         self._wakeup.set()
+        self._closed_event.set()
         self._store._subscriptions.discard(self)
+
+    def notify(self) -> None:
+        """Wake a pending `wait` without queuing an entry (the reader re-checks its state)."""
+        self._wakeup.set()
 
     def drain(self) -> list[HistoryEntry]:
         """Return and remove every queued entry without waiting."""
@@ -165,6 +179,10 @@ class Subscription:
         if self._pending or self.closed:
             return
         await self._wakeup.wait()
+
+    async def wait_closed(self) -> None:
+        """Wait until the feed is closed."""
+        await self._closed_event.wait()
 
 
 class ObjectStore:
@@ -357,6 +375,11 @@ class ObjectStore:
             subscription.close(reason)
         return len(subscriptions)
 
+    def notify_subscriptions(self) -> None:
+        """Wake every reader waiting on its feed, e.g. after a fault switch changed."""
+        for subscription in list(self._subscriptions):
+            subscription.notify()
+
     @property
     def subscription_count(self) -> int:
         """Number of open feeds."""
@@ -405,5 +428,5 @@ class ObjectStore:
             items = list(objects.items())
         else:
             items = [(k, v) for k, v in objects.items() if k[0] == namespace]
-        items.sort(key=lambda item: item[0])
+        items.sort(key=lambda item: storage_key(item[0][0], item[0][1]))
         return items
