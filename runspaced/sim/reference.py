@@ -79,8 +79,12 @@ class ImageReference:
 
     @property
     def repository(self) -> str:
-        """Domain and path, without tag or digest: "docker.io/library/nginx"."""
-        return f"{self.domain}/{self.path}"
+        """Domain and path, without tag or digest: "docker.io/library/nginx".
+
+        The domain is empty when the first component only looked like a host
+        ("my_registry.local/app" has an underscore, so the whole name is a path).
+        """
+        return f"{self.domain}/{self.path}" if self.domain else self.path
 
     @property
     def canonical(self) -> str:
