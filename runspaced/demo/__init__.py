@@ -1,8 +1,8 @@
 """``runspaced demo``: runspaces on an embedded simulated cluster, shown live, then checked.
 
-The demo starts the simulated cluster in this process, runs a `RunspaceEngine` on it
-and creates a mix of runspaces: most start, and one each has an image that does not
-exist, an invalid image name, a container that crashes, and a cpu request no node can
+The demo starts the simulated cluster in this process and runs a `RunspaceEngine` on
+it. It creates a mix of runspaces: most start, and one each has an image that does not
+exist, an invalid image name, a container that crashes, or a cpu request no node can
 meet. It sends ``GET /`` to every ready endpoint, deletes everything, lists the pods
 through the API to confirm none is left, and prints a summary (or JSON with ``--json``).
 
@@ -64,6 +64,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         f"(default {DEFAULT_TIME_SCALE:g}; 1 is the simulator's real-time pace)",
     )
     parser.add_argument(
+        "--scheduling-timeout",
+        type=_positive_float,
+        default=SCHEDULING_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="how long the runspace that requests too much cpu may stay Unschedulable "
+        f"before it fails (default {SCHEDULING_TIMEOUT_SECONDS:g}); not time-scaled",
+    )
+    parser.add_argument(
         "--plain",
         action="store_true",
         help="print one line per transition even on a terminal",
@@ -86,7 +94,7 @@ def main_with(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> in
         stderr.write(f"runspaced demo: scenario file not found: {args.scenario}\n")
         return 2
 
-    cases = tuple(build_workload(args.runspaces, scheduling_timeout=SCHEDULING_TIMEOUT_SECONDS))
+    cases = tuple(build_workload(args.runspaces, scheduling_timeout=args.scheduling_timeout))
     options = DemoOptions(cases=cases, time_scale=args.time_scale, scenario=args.scenario)
     live = not args.json and not args.plain and stdout.isatty()
     view = _choose_view(args, stdout, live=live)
@@ -166,5 +174,5 @@ def _positive_float(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
     if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"invalid time scale {text}: must be a positive number")
+        raise argparse.ArgumentTypeError(f"invalid value {text}: must be a positive number")
     return value

@@ -33,7 +33,7 @@ _COLOURS = {
 
 
 class View(Protocol):
-    """What the demo reports its progress to."""
+    """Receiver of the demo's progress: engine changes, probe results and steps."""
 
     def update(self, change: RunspaceChange) -> None:
         """Take one change from the engine."""
@@ -52,7 +52,7 @@ class View(Protocol):
 
 
 def describe(info: RunspaceInfo, probe: ProbeResult | None = None) -> str:
-    """Return the most telling text about a runspace: probe answer, reason or latest Event."""
+    """Return the most telling text about a runspace: probe response, reason or latest Event."""
     if probe is not None:
         return f"GET http://{probe.endpoint}/ -> {probe.describe()}"
     if info.state in (RunspaceState.ERROR, RunspaceState.TIMEOUT) and info.reason:
@@ -103,7 +103,7 @@ class PlainView:
 
 
 class LiveView:
-    """A table of runspaces redrawn in place on a terminal, at most ten times a second.
+    """A table of runspaces redrawn in place on a terminal, ten times a second.
 
     Lines are cut to the terminal width, because a wrapped line would break the
     cursor arithmetic. `finish()` must run (it shows the cursor again).
@@ -118,25 +118,23 @@ class LiveView:
         self._probes: dict[str, ProbeResult] = {}
         self._stage = "starting"
         self._drawn_lines = 0
-        self._dirty = True
         self._cursor_hidden = False
 
     def update(self, change: RunspaceChange) -> None:
         self._rows[change.info.id] = change.info
-        self._dirty = True
 
     def probed(self, runspace_id: str, result: ProbeResult) -> None:
         self._probes[runspace_id] = result
-        self._dirty = True
 
     def stage(self, text: str) -> None:
         self._stage = text
-        self._dirty = True
+        if not self._drawn_lines:
+            self.draw()
 
     async def run(self) -> None:
+        # Redraw on every tick, changed or not, so the elapsed time keeps moving.
         while True:
-            if self._dirty:
-                self.draw()
+            self.draw()
             await anyio.sleep(_REFRESH_SECONDS)
 
     def finish(self) -> None:
@@ -175,7 +173,6 @@ class LiveView:
         self._stream.write("".join(parts))
         self._stream.flush()
         self._drawn_lines = len(lines)
-        self._dirty = False
 
     def _row(self, info: RunspaceInfo, probe: ProbeResult | None, width: int) -> str:
         image = _cut(info.image, 28)

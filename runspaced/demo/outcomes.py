@@ -1,4 +1,4 @@
-"""What happened to each runspace of the demo, and whether that was what its image should do."""
+"""Outcome of each demo runspace, checked against what its image should produce."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class DemoResult:
     `api_requests` and `requests_by_verb` are the simulated API server's counts of the
     engine's requests (the demo's own pod list at the end is not included).
     `leaked_pods` names the pods a list through the API still returned at the end.
-    `errors` holds failures of the run itself (a deadline passed, a list failed).
+    `errors` lists failures of the run itself (a deadline passed, a list failed).
     """
 
     outcomes: list[Outcome] = field(default_factory=list)

@@ -15,10 +15,10 @@ _MAX_RESPONSE_BYTES = 65_536
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
-    """What the endpoint sent back.
+    """Response of one endpoint check.
 
     `status` is the HTTP status code, or None when no valid status line arrived
-    (connection refused, timeout, garbage); `error` then says what failed. `body` is
+    (connection refused, timeout, garbage); `error` then describes the failure. `body` is
     the response body decoded as UTF-8 with replacement, stripped.
     """
 
@@ -29,7 +29,7 @@ class ProbeResult:
 
     @property
     def ok(self) -> bool:
-        """True for a 2xx answer."""
+        """True for a 2xx response."""
         return self.status is not None and 200 <= self.status < 300
 
     def describe(self) -> str:
@@ -41,7 +41,7 @@ class ProbeResult:
 
 
 async def probe_endpoint(endpoint: Endpoint, timeout: float = 3.0) -> ProbeResult:
-    """Connect to `endpoint`, send ``GET /`` (HTTP/1.1, Connection: close), read the answer.
+    """Connect to `endpoint`, send ``GET /`` (HTTP/1.1, Connection: close) and read the response.
 
     Never raises for network failures: they come back as a result with `status` None.
     `timeout` bounds the whole exchange, in seconds.
@@ -73,7 +73,7 @@ async def _exchange(endpoint: Endpoint) -> ProbeResult:
             response += chunk
     finally:
         writer.close()
-        # The peer may reset the connection after answering; the answer is what counts.
+        # The peer may reset the connection after its response, which is already read.
         with contextlib.suppress(OSError):
             await writer.wait_closed()
 

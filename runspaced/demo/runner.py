@@ -96,6 +96,7 @@ async def run_demo(options: DemoOptions, view: View) -> DemoResult:
     result = DemoResult(time_scale=options.time_scale)
     result.outcomes = [Outcome(case, None, None, None, None, None) for case in options.cases]
     started = time.monotonic()
+    view.stage("starting the simulated cluster and the engine")
 
     async with SimCluster(time_scale=options.time_scale, scenario=scenario) as cluster:
         cluster.requests.reset()

@@ -1,4 +1,4 @@
-"""The demo's workload: which images it asks for and what each one should end as.
+"""The demo's workload: the images it requests and the outcome each should produce.
 
 The simulated cluster decides an image's fate from its name (`runspaced.sim.images`):
 a repository containing ``does-not-exist`` never pulls, one containing ``crashloop``
@@ -25,7 +25,7 @@ class Case:
     """One runspace of the demo and the outcome its image should produce.
 
     `reasons` lists the acceptable Kubernetes reasons; it is empty for a case expected
-    to become READY, whose endpoint must also answer ``GET /``.
+    to become READY, whose endpoint must also respond to ``GET /``.
     """
 
     kind: str
