@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             "config",
             "insecure_no_auth",
             "simulate_time_scale",
+            "simulate_scenario",
             "log_format",
             "log_level",
         )

@@ -56,6 +56,7 @@ class DaemonConfig:
     namespace: str | None = None
     simulate: bool = False
     simulate_time_scale: float = 1.0
+    simulate_scenario: str | None = None
     token_file: str | None = None
     token: str | None = field(default=None, repr=False)
     insecure_no_auth: bool = False
@@ -202,6 +203,7 @@ _PARSERS: dict[str, Any] = {
     "namespace": _parse_text,
     "simulate": _parse_bool,
     "simulate_time_scale": _parse_positive_float,
+    "simulate_scenario": _parse_text,
     "token_file": _parse_text,
     "insecure_no_auth": _parse_bool,
     "max_body_bytes": _parse_positive_int,

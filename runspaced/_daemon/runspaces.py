@@ -8,8 +8,6 @@ Status codes of a wait (``POST ?wait=`` and ``GET .../wait``):
   document, with type ``runspace-failed``, ``runspace-timeout`` or ``runspace-deleted``.
 """
 
-from __future__ import annotations
-
 import asyncio
 from typing import Annotated, Any
 

@@ -163,7 +163,10 @@ class Daemon:
         from ..sim import SimCluster
 
         cluster = await stack.enter_async_context(
-            SimCluster(time_scale=self.config.simulate_time_scale)
+            SimCluster(
+                time_scale=self.config.simulate_time_scale,
+                scenario=self.config.simulate_scenario,
+            )
         )
         log.info("daemon.simulation_started", kubeconfig=str(cluster.kubeconfig_path))
         return str(cluster.kubeconfig_path)
