@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -109,6 +109,8 @@ class RunspaceEngine:
         self._event_watch: ResourceWatch[EventRecord] | None = None
         self._pending_deletes: set[str] = set()
         self._creating: set[str] = set()
+        self._deletes_drained = anyio.Event()
+        self._scopes: set[anyio.CancelScope] = set()
         self._log = log.bind(namespace=self.settings.namespace)
 
     # -- construction -------------------------------------------------------------
@@ -212,8 +214,8 @@ class RunspaceEngine:
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
-        task_group.start_soon(self._pod_watch.run, name="runspaced pod watch")
-        task_group.start_soon(self._timers.run, name="runspaced timers")
+        self._spawn(self._pod_watch.run)
+        self._spawn(self._timers.run)
         if settings.watch_events:
             self._event_watch = ResourceWatch(
                 self._transport,
@@ -227,7 +229,7 @@ class RunspaceEngine:
                 stall_timeout=settings.stall_timeout,
                 backoff=Backoff(settings.backoff_base, settings.backoff_cap),
             )
-            task_group.start_soon(self._event_watch.run, name="runspaced event watch")
+            self._spawn(self._event_watch.run)
         self._log.info("engine.started", label_selector=self.label_selector)
         return self
 
@@ -238,9 +240,20 @@ class RunspaceEngine:
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
+        task_group, self._task_group = self._task_group, None
+        if task_group is not None:
+            await task_group.__aexit__(None, None, None)
+        if self._owns_client and self._transport is not None:
+            with anyio.CancelScope(shield=True):
+                await self._transport.close()
+        self._log.info("engine.closed", runspaces=len(self._runspaces))
 
     async def aclose(self) -> None:
-        """Stop the watches, fail pending waiters with EngineClosed and end `changes()`."""
+        """Stop the watches, fail pending waiters with EngineClosed and end `changes()`.
+
+        Safe to call from any task; leaving the ``async with`` block waits for the
+        background tasks to finish.
+        """
         if self._closed:
             return
         self._closed = True
@@ -248,18 +261,20 @@ class RunspaceEngine:
             event.set()
         self._resolved.clear()
         self._hub.close()
+
+        # Let pod deletions in flight finish, within a bound, so closing leaks no pod.
+        if self._pending_deletes:
+            self._deletes_drained = anyio.Event()
+            with anyio.move_on_after(self.settings.close_timeout, shield=True):
+                await self._deletes_drained.wait()
         if self._pending_deletes:
             self._log.warning(
                 "engine.closed_with_pending_deletes", pods=sorted(self._pending_deletes)
             )
-        task_group = self._task_group
-        if task_group is not None:
-            task_group.cancel_scope.cancel()
-            await task_group.__aexit__(None, None, None)
-        if self._owns_client and self._transport is not None:
-            with anyio.CancelScope(shield=True):
-                await self._transport.close()
-        self._log.info("engine.closed", runspaces=len(self._runspaces))
+        # Cancel each background task's own scope, not the task group's: the caller's
+        # ``async with`` body runs inside the task group and must not be cancelled.
+        for scope in list(self._scopes):
+            scope.cancel()
 
     async def wait_synced(self, timeout: float | None = None) -> None:
         """Wait until the first pod list completed; raise TimeoutError after `timeout` seconds."""
@@ -270,7 +285,7 @@ class RunspaceEngine:
     def _check_open(self) -> None:
         if self._closed:
             raise EngineClosed()
-        if self._task_group is None:
+        if not self._started:
             raise RuntimeError("enter the engine first: async with RunspaceEngine(...) as engine")
 
     # -- public API ---------------------------------------------------------------
@@ -312,7 +327,7 @@ class RunspaceEngine:
                     await self._pods.create(manifest)
                     break
                 except ApiStatusError as error:
-                    if error.status == 409 and error.reason == "AlreadyExists":
+                    if error.status == 409:
                         if await self._is_own_pod(runspace.id, token):
                             break
                         self._log.info("runspace.id_collided", runspace_id=runspace.id)
@@ -643,15 +658,32 @@ class RunspaceEngine:
         self._hub.publish(change)
 
     def _run_effects(self, runspace: Runspace, effects: builtins.list[Effect]) -> None:
-        if not effects or self._task_group is None or self._closed:
+        if not effects or self._task_group is None:
             return
         for effect in effects:
             if isinstance(effect, DeletePod):
                 if effect.pod_name not in self._pending_deletes:
                     self._pending_deletes.add(effect.pod_name)
-                    self._task_group.start_soon(self._delete_pod, runspace.id)
+                    self._spawn(self._delete_pod, runspace.id)
             elif isinstance(effect, VerifyEndpoint):
-                self._task_group.start_soon(self._verify_endpoint, runspace.id, effect)
+                self._spawn(self._verify_endpoint, runspace.id, effect)
+
+    def _spawn(self, function: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Start a background task that `aclose()` can cancel on its own."""
+        assert self._task_group is not None
+        scope = anyio.CancelScope()
+        if self._closed:
+            scope.cancel()
+        self._scopes.add(scope)
+
+        async def run() -> None:
+            try:
+                with scope:
+                    await function(*args)
+            finally:
+                self._scopes.discard(scope)
+
+        self._task_group.start_soon(run)
 
     async def _delete_pod(self, runspace_id: str) -> None:
         """Send DELETE until it succeeds or the pod is gone, with back-off, forever."""
@@ -691,6 +723,8 @@ class RunspaceEngine:
                 await anyio.sleep(delay)
         finally:
             self._pending_deletes.discard(runspace_id)
+            if not self._pending_deletes:
+                self._deletes_drained.set()
 
     async def _verify_endpoint(self, runspace_id: str, effect: VerifyEndpoint) -> None:
         ok, message = await check_endpoint(effect.endpoint, self.settings.verify_timeout)

@@ -30,6 +30,7 @@ class EngineSettings:
     watch_events: also watch core/v1 Events for the latest detail of each pod.
     readiness_probe: give the container a TCP readiness probe on its port.
     run_as_user: UID the container runs as (non-root); None leaves it to the image.
+    close_timeout: how long closing the engine waits for pod deletions in flight.
     """
 
     namespace: str = "default"
@@ -54,6 +55,7 @@ class EngineSettings:
     create_retry_timeout: float = 60.0
     delete_grace_period: int | None = None
     changes_buffer: int = 10_000
+    close_timeout: float = 5.0
 
     def __post_init__(self) -> None:
         validate_id_prefix(self.id_prefix)
@@ -66,6 +68,7 @@ class EngineSettings:
             "backoff_base",
             "backoff_cap",
             "create_retry_timeout",
+            "close_timeout",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(

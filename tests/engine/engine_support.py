@@ -1,0 +1,39 @@
+"""Helpers shared by the engine tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+import anyio
+
+from runspaced import RunspaceEngine, RunspaceState
+from runspaced.sim.cluster import SimCluster
+
+EngineFactory = Callable[..., AbstractAsyncContextManager[RunspaceEngine]]
+
+
+async def wait_for_state(
+    engine: RunspaceEngine, runspace_id: str, state: RunspaceState, timeout: float = 10.0
+) -> None:
+    """Wait until the cached runspace reaches `state`, watching changes (no API reads)."""
+    with anyio.fail_after(timeout):
+        async with engine.changes() as changes:
+            info = engine.get(runspace_id)
+            if info is not None and info.state is state:
+                return
+            async for change in changes:
+                if change.info.id == runspace_id and change.info.state is state:
+                    return
+
+
+async def pod_names(cluster: SimCluster, namespace: str = "default") -> set[str]:
+    """Return the names of the pods in the simulated cluster's store."""
+    return {pod["metadata"]["name"] for pod in cluster.store.list("pods", namespace)}
+
+
+async def wait_pod_gone(cluster: SimCluster, name: str, timeout: float = 10.0) -> None:
+    """Wait until the simulated cluster no longer has the pod."""
+    with anyio.fail_after(timeout):
+        while name in await pod_names(cluster):
+            await anyio.sleep(0.02)
