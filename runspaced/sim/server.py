@@ -24,7 +24,7 @@ from .api.objects import ObjectHandlers
 from .api.paths import Target, parse_target, request_verb
 from .api.watch import WatchOptions, serve_watch
 from .counters import RequestCounters
-from .faults import Faults
+from .faults import DROPPED, Faults
 from .resources import api_group_list, api_resource_list, api_versions
 from .selectors import parse_selector
 from .status import ApiError, bad_request, method_not_supported, unauthorized
@@ -139,19 +139,25 @@ class ApiServer:
             self.port = int(sockets[0][1])
         log.info("sim.server.started", url=self.url)
 
-    async def stop(self) -> None:
-        """Close every connection and the listening socket."""
+    async def stop(self, *, abrupt: bool = False) -> None:
+        """Close every connection and the listening socket.
+
+        Watch streams end with their final chunk, or are cut without it when `abrupt`.
+        """
         runner, self._runner = self._runner, None
         if runner is None:
             return
-        self.store.close_subscriptions("server stopped")
+        self.store.close_subscriptions(DROPPED if abrupt else "server stopped")
         await runner.cleanup()
         log.info("sim.server.stopped", url=self.url)
 
     async def restart(self) -> None:
-        """Close every connection, then listen on the same port again; state is kept."""
+        """Cut every connection, then listen on the same port again; state is kept.
+
+        Watch streams are cut without their final chunk, as when a server process dies.
+        """
         async with self._restart_lock:
-            await self.stop()
+            await self.stop(abrupt=True)
             await self.start()
         log.info("sim.server.restarted", url=self.url)
 
