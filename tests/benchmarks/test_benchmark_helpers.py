@@ -1,0 +1,122 @@
+"""Unit tests of the benchmark helpers: the pod stream, outcome judging, percentiles."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import orjson
+import pytest
+from _common import percentiles
+from _podstream import PodStream, fields_v1
+from compare import build_scenario, build_workload, judge
+
+from runspaced import RunspaceState, classify_pod
+from runspaced.sim.scenario import Scenario
+
+
+def test_fields_v1_keys_named_lists() -> None:
+    fields = fields_v1({"spec": {"containers": [{"name": "app", "image": "x"}], "tags": [1]}})
+
+    containers = fields["f:spec"]["f:containers"]
+    assert containers == {'k:{"name":"app"}': {".": {}, "f:image": {}}}
+    assert fields["f:spec"]["f:tags"] == {}
+
+
+def test_pod_stream_lifecycles_complete() -> None:
+    lines = PodStream(seed=3).lines(60)
+    events = [orjson.loads(line) for line in lines]
+    by_pod: dict[str, list[str]] = {}
+    for event in events:
+        by_pod.setdefault(event["object"]["metadata"]["name"], []).append(event["type"])
+
+    assert len(by_pod) == 60
+    for types in by_pod.values():
+        assert types[0] == "ADDED"
+        assert types[-1] == "DELETED"
+        assert set(types[1:-1]) == {"MODIFIED"}
+
+
+def test_pod_stream_events_realistic_size() -> None:
+    lines = PodStream(seed=3).lines(100)
+    mean = sum(map(len, lines)) / len(lines)
+
+    assert 4000 <= mean <= 6500
+    for line in lines:
+        metadata = orjson.loads(line)["object"]["metadata"]
+        assert metadata["managedFields"][0]["manager"] == "runspaced"
+        assert metadata["labels"]["runspaced.dev/id"] == metadata["name"]
+
+
+def test_pod_stream_ends_in_outcomes() -> None:
+    first: dict[str, RunspaceState] = {}
+    last: dict[str, RunspaceState] = {}
+    for line in PodStream(seed=5).iter_lines(200, deletions=False):
+        pod = orjson.loads(line)["object"]
+        name = pod["metadata"]["name"]
+        first.setdefault(name, classify_pod(pod).state)
+        last[name] = classify_pod(pod).state
+
+    outcomes = Counter(last.values())
+    assert set(first.values()) == {RunspaceState.CREATING}
+    assert set(outcomes) == {RunspaceState.READY, RunspaceState.ERROR}
+    assert outcomes[RunspaceState.READY] > outcomes[RunspaceState.ERROR]
+
+
+def test_pod_stream_reproducible_by_seed() -> None:
+    first = PodStream(seed=9).lines(20)
+    second = PodStream(seed=9).lines(20)
+
+    assert first == second
+
+
+def test_percentiles_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+
+    assert percentiles(values) == {"p50": 50.0, "p95": 95.0, "p99": 99.0}
+    assert percentiles([]) == {"p50": None, "p95": None, "p99": None}
+
+
+def test_scenario_loads_in_simulator() -> None:
+    scenario, catalogue = build_scenario(random.Random(1), images=40, failing_share=0.25)
+    loaded = Scenario.from_dict(scenario)
+
+    assert len(loaded.rules) == 40
+    assert Counter(want for _, want in catalogue) == {"ready": 30, "error": 10}
+
+
+def test_workload_failing_share() -> None:
+    _, catalogue = build_scenario(random.Random(1), images=40, failing_share=0.25)
+    workload = build_workload(random.Random(2), catalogue, 2000, 0.15)
+    failing = sum(1 for _, want in workload if want == "error")
+
+    assert len(workload) == 2000
+    assert 200 <= failing <= 400
+
+
+@pytest.mark.parametrize(
+    ("outcome", "want", "stamps", "wrong_kind"),
+    [
+        ("ready", "ready", {"ready": 10.0}, None),
+        ("ready", "ready", {"running": 9.0}, "ready_too_early"),
+        ("ready", "ready", {"ready": 10.5}, "ready_too_early"),
+        ("ready", "error", {"running": 9.0, "failed": 10.2}, "ready_but_fails"),
+        ("error", "ready", {"ready": 10.0}, "error_but_ready"),
+        ("error", "error", {"failed": 10.0}, None),
+        ("timeout", "ready", {}, "timeout"),
+    ],
+)
+def test_judge_outcome_kinds(
+    outcome: str, want: str, stamps: dict[str, float], wrong_kind: str | None
+) -> None:
+    outcomes = [{"index": 0, "name": "p0", "outcome": outcome, "at": 10.25}]
+    timeline = {("ns", "p0"): stamps}
+
+    verdicts = judge(outcomes, [want], timeline, "ns")
+
+    if wrong_kind is None:
+        assert verdicts["wrong"] == {}
+        assert verdicts["latencies_ms"] == [pytest.approx(250.0)]
+    else:
+        assert verdicts["wrong"] == {wrong_kind: 1}
+        assert verdicts["latencies_ms"] == []
