@@ -24,3 +24,18 @@ def http(daemon: RunningDaemon) -> Iterator[httpx.Client]:
     """An authenticated httpx client for `daemon`."""
     with daemon.client() as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDaemon]:
+    """One daemon for a whole module, for tests that do not depend on what others created."""
+    running = start_daemon(tmp_path_factory.mktemp("daemon"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def shared_http(shared_daemon: RunningDaemon) -> Iterator[httpx.Client]:
+    """An authenticated httpx client for `shared_daemon`."""
+    with shared_daemon.client() as client:
+        yield client
