@@ -1,12 +1,14 @@
-"""structlog set-up for the demo, so engine logs do not garble the live view.
+"""Logging set-up for the demo, so engine and library logs do not garble the live view.
 
 With ``--verbose`` every event from INFO up goes to stderr. Otherwise only WARNING and
 above are kept: printed to stderr at once in plain and JSON mode, and held back in live
-mode until the table is finished, then printed below it.
+mode until the table is finished, then printed below it. The same applies to records of
+the standard `logging` module (aiohttp and kubernetes-asyncio log there).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,9 +31,30 @@ class _HeldLogger:
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
 
+class _LinesHandler(logging.Handler):
+    """A `logging` handler that appends formatted records to a list, or writes them out."""
+
+    def __init__(self, lines: list[str] | None, stream: TextIO, level: int) -> None:
+        super().__init__(level)
+        self._lines = lines
+        self._stream = stream
+        self.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        if self._lines is not None:
+            self._lines.append(text)
+        else:
+            self._stream.write(text + "\n")
+
+
 @contextmanager
 def demo_logging(*, verbose: bool, hold: bool, stream: TextIO | None = None) -> Iterator[None]:
-    """Configure structlog for the duration of the block, then restore the previous set-up.
+    """Configure structlog and `logging` for the duration of the block, then restore them.
 
     `hold` keeps the log lines until the block ends (for the live view); `stream`
     defaults to sys.stderr. Log lines are rendered as key=value text.
@@ -55,9 +78,18 @@ def demo_logging(*, verbose: bool, hold: bool, stream: TextIO | None = None) -> 
         logger_factory=logger_factory,
         cache_logger_on_first_use=False,
     )
+    root = logging.getLogger()
+    handler = _LinesHandler(
+        held if hold else None, target, logging.INFO if verbose else logging.WARNING
+    )
+    previous_level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(previous_level or logging.WARNING, handler.level))
     try:
         yield
     finally:
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
         structlog.configure(**previous)
         for line in held:
             target.write(line + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import replace
 
 import structlog
@@ -130,3 +131,17 @@ def test_logging_verbose_writes_info_at_once() -> None:
     with demo_logging(verbose=True, hold=False, stream=err):
         log.info("demo.shown")
         assert "demo.shown" in err.getvalue()
+
+
+def test_stdlib_logging_held_until_block_ends() -> None:
+    err = io.StringIO()
+    library_log = logging.getLogger("aiohttp.server")
+
+    with demo_logging(verbose=False, hold=True, stream=err):
+        library_log.error("Error handling request")
+        library_log.info("not shown")
+        assert err.getvalue() == ""
+
+    text = err.getvalue()
+    assert "aiohttp.server: Error handling request" in text
+    assert "not shown" not in text
