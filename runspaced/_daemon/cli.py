@@ -73,6 +73,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="with --simulate: multiply simulated delays by FACTOR (e.g. 0.1 is 10x faster)",
     )
     parser.add_argument(
+        "--scenario",
+        dest="simulate_scenario",
+        metavar="PATH",
+        help="with --simulate: scenario file (YAML) that sets how images behave",
+    )
+    parser.add_argument(
         "--log-format",
         choices=("auto", "json", "console"),
         help="log output format (default: auto)",

@@ -319,7 +319,9 @@ def load_config(
 
     profiles = _parse_profiles(file_values.get("profiles"), config_path)
     if not profiles and settings.get("simulate"):
+        # Only simulated pods exist, so the default profile accepts any image.
         profiles = {"default": simulate_default_profile()}
+        settings.setdefault("image_allowlist", ("*",))
     if not profiles:
         raise ConfigError(
             "invalid setting profiles: no profiles are defined; add a 'profiles' table to "

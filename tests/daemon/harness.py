@@ -126,3 +126,38 @@ def start_daemon(
     """Write the config under `directory` and start a daemon with it."""
     flags = write_config(directory, overrides, token=token)
     return RunningDaemon(load_config(flags, {})).start()
+
+
+class SimClusterThread:
+    """A simulated cluster in its own thread and loop, outliving the daemons that use it."""
+
+    def __init__(self, time_scale: float = 0.05) -> None:
+        self.time_scale = time_scale
+        self.kubeconfig_path: str | None = None
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._main()), name="sim cluster", daemon=True
+        )
+
+    async def _main(self) -> None:
+        from runspaced.sim import SimCluster
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with SimCluster(time_scale=self.time_scale) as cluster:
+            self.kubeconfig_path = str(cluster.kubeconfig_path)
+            self._ready.set()
+            await self._stop.wait()
+
+    def __enter__(self) -> SimClusterThread:
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("simulated cluster did not start")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)

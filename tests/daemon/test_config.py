@@ -132,3 +132,9 @@ def test_empty_token_file_rejected(tmp_path: Path) -> None:
 )
 def test_is_loopback_host(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
+
+
+def test_simulate_default_profile_accepts_any_image() -> None:
+    config = load_config({"simulate": True}, {})
+    assert config.image_allowlist == ("*",)
+    assert config.profiles["default"].allow_image
