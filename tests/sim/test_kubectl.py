@@ -1,0 +1,167 @@
+"""A real kubectl against the simulated cluster (the newest versioned kubectl found).
+
+client-go sends a kubeconfig's token only over TLS, so these tests run the cluster with
+``tls=True``. They are skipped when no kubectl binary exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from runspaced.sim import SimCluster
+
+pytestmark = [pytest.mark.anyio, pytest.mark.kubectl, pytest.mark.sim_cluster(tls=True)]
+
+
+def _newest_kubectl() -> str | None:
+    found = shutil.which("kubectl")
+    if found is None:
+        return None
+    directory = Path(os.path.realpath(found)).parent
+    versioned: list[tuple[tuple[int, ...], Path]] = []
+    for candidate in directory.glob("kubectl.*"):
+        match = re.fullmatch(r"kubectl\.(\d+)\.(\d+)", candidate.name)
+        if match and os.access(candidate, os.X_OK):
+            versioned.append(((int(match[1]), int(match[2])), candidate))
+    if versioned:
+        return str(max(versioned)[1])
+    return found
+
+
+KUBECTL = _newest_kubectl()
+if KUBECTL is None:
+    pytestmark.append(pytest.mark.skip(reason="no kubectl binary on the PATH"))
+
+POD_MANIFEST = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  labels: {{app: kubectl-test}}
+spec:
+  containers:
+  - name: main
+    image: nginx:1.27
+    ports: [{{containerPort: 80}}]
+"""
+
+
+async def _kubectl(
+    cluster: SimCluster, *args: str, stdin: str | None = None, timeout: float = 30
+) -> tuple[int, str, str]:
+    assert KUBECTL is not None
+    process = await asyncio.create_subprocess_exec(
+        KUBECTL,
+        "--kubeconfig",
+        str(cluster.kubeconfig_path),
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(
+        process.communicate(stdin.encode() if stdin else None), timeout
+    )
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def _create(cluster: SimCluster, name: str) -> None:
+    code, out, err = await _kubectl(
+        cluster, "create", "--validate=false", "-f", "-", stdin=POD_MANIFEST.format(name=name)
+    )
+    assert code == 0, err
+    assert out.strip() == f"pod/{name} created"
+
+
+async def test_create_wait_get_delete(sim_cluster: SimCluster) -> None:
+    await _create(sim_cluster, "kubectl-pod")
+
+    code, out, err = await _kubectl(
+        sim_cluster, "wait", "--for=condition=Ready", "pod/kubectl-pod", "--timeout=20s"
+    )
+    assert code == 0, err
+    assert out.strip() == "pod/kubectl-pod condition met"
+
+    code, out, err = await _kubectl(sim_cluster, "get", "pods")
+    assert code == 0, err
+    header, *rows = out.strip().splitlines()
+    assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert rows[0].split()[:3] == ["kubectl-pod", "1/1", "Running"]
+
+    code, out, err = await _kubectl(sim_cluster, "get", "pod", "kubectl-pod", "-o", "json")
+    assert code == 0, err
+    pod = json.loads(out)
+    assert pod["kind"] == "Pod"
+    assert pod["status"]["phase"] == "Running"
+
+    code, out, err = await _kubectl(sim_cluster, "delete", "pod", "kubectl-pod", "--wait=true")
+    assert code == 0, err
+    assert out.strip() == 'pod "kubectl-pod" deleted'
+    assert sim_cluster.store.get("pods", "default", "kubectl-pod") is None
+
+
+async def test_get_missing_pod_message(sim_cluster: SimCluster) -> None:
+    code, _, err = await _kubectl(sim_cluster, "get", "pod", "nope")
+    assert code == 1
+    assert 'Error from server (NotFound): pods "nope" not found' in err
+
+
+async def test_create_existing_message(sim_cluster: SimCluster) -> None:
+    await _create(sim_cluster, "dup")
+    code, _, err = await _kubectl(
+        sim_cluster, "create", "--validate=false", "-f", "-", stdin=POD_MANIFEST.format(name="dup")
+    )
+    assert code == 1
+    assert (
+        'Error from server (AlreadyExists): error when creating "STDIN": pods "dup" already exists'
+        in err
+    )
+
+
+async def test_get_pods_watch_streams_rows(sim_cluster: SimCluster) -> None:
+    assert KUBECTL is not None
+    # kubectl prints the header with the first row; an empty list prints nothing.
+    await _create(sim_cluster, "first")
+    process = await asyncio.create_subprocess_exec(
+        KUBECTL,
+        "--kubeconfig",
+        str(sim_cluster.kubeconfig_path),
+        "get",
+        "pods",
+        "-w",
+        "--output-watch-events",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    try:
+        header = await asyncio.wait_for(process.stdout.readline(), 20)
+        first = await asyncio.wait_for(process.stdout.readline(), 20)
+        await _create(sim_cluster, "watched")
+        seen: list[list[str]] = []
+        while not any(row[:2] == ["ADDED", "watched"] for row in seen):
+            line = await asyncio.wait_for(process.stdout.readline(), 20)
+            seen.append(line.decode().split())
+    finally:
+        process.terminate()
+        await process.wait()
+    assert header.decode().split()[:3] == ["EVENT", "NAME", "READY"]
+    assert first.decode().split()[:2] == ["ADDED", "first"]
+
+
+async def test_get_nodes_and_namespaces(sim_cluster: SimCluster) -> None:
+    code, out, err = await _kubectl(sim_cluster, "get", "nodes", "-o", "name")
+    assert code == 0, err
+    assert len(out.strip().splitlines()) == 3
+    code, out, err = await _kubectl(sim_cluster, "get", "namespaces", "-o", "name")
+    assert code == 0, err
+    assert "namespace/default" in out.split()
+    assert "namespace/kube-system" in out.split()
