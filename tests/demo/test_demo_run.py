@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -121,3 +124,30 @@ def test_invalid_runspace_count_rejected(value: str, capsys: pytest.CaptureFixtu
 
     assert exit_info.value.code == 2
     assert "invalid runspace count" in capsys.readouterr().err
+
+
+def test_live_view_on_terminal() -> None:
+    """Run the demo as a subprocess whose stdout is a pseudo-terminal."""
+    pty = pytest.importorskip("pty")
+    leader, follower = pty.openpty()
+    command = [sys.executable, "-m", "runspaced", "demo", "--runspaces", "3", *_FAST]
+    with subprocess.Popen(command, stdout=follower, stderr=subprocess.PIPE) as process:
+        os.close(follower)
+        output = bytearray()
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        stderr = process.stderr.read().decode() if process.stderr else ""
+    os.close(leader)
+
+    text = output.decode("utf-8", "replace")
+    assert process.returncode == 0, stderr
+    assert "\x1b[?25l" in text  # cursor hidden while the table is live
+    assert "\x1b[?25h" in text  # and shown again at the end
+    assert "F\x1b[2K" in text  # the table is redrawn over itself
+    assert "3 as expected" in text
