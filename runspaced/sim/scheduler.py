@@ -173,8 +173,11 @@ class Scheduler:
         next_flush = time.monotonic() + interval
         while True:
             timeout = max(next_flush - time.monotonic(), 0.0)
+            # asyncio.timeout, not wait_for: in Python 3.11 wait_for can swallow a
+            # cancellation that arrives together with the wakeup.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wakeup.wait()
             if time.monotonic() >= next_flush:
                 next_flush = time.monotonic() + interval
                 self.retry_unschedulable()

@@ -75,7 +75,8 @@ class Harness:
                 self._changed.clear()
                 await self._changed.wait()
 
-        return await asyncio.wait_for(until(), timeout=WAIT_SECONDS)
+        async with asyncio.timeout(WAIT_SECONDS):
+            return await until()
 
     async def wait_gone(self, name: str, namespace: str = "default") -> None:
         async def until() -> None:
@@ -83,13 +84,12 @@ class Harness:
                 self._changed.clear()
                 await self._changed.wait()
 
-        await asyncio.wait_for(until(), timeout=WAIT_SECONDS)
+        async with asyncio.timeout(WAIT_SECONDS):
+            await until()
 
     def events(self, name: str, namespace: str = "default") -> list[Pod]:
         return [
-            e
-            for e in self.store.list("events", namespace)
-            if e["involvedObject"]["name"] == name
+            e for e in self.store.list("events", namespace) if e["involvedObject"]["name"] == name
         ]
 
     def event_reasons(self, name: str, namespace: str = "default") -> list[str]:
