@@ -137,7 +137,8 @@ class ResourceWatch(Generic[T]):
                 if resource_version is None:
                     resource_version = await self._list()
                     self.backoff.reset()
-                resource_version = await self._watch(resource_version)
+                await self._watch(resource_version)
+                resource_version = self.stats.resource_version or resource_version
                 self.stats.resumes += 1
                 self._log.debug("watch.resumed", resource_version=resource_version)
             except WatchExpired as error:
@@ -148,6 +149,7 @@ class ResourceWatch(Generic[T]):
                 )
                 resource_version = None
             except WatchStalled as error:
+                resource_version = self.stats.resource_version or resource_version
                 self.stats.restarts += 1
                 self.stats.last_error = str(error)
                 self._log.warning(
@@ -156,6 +158,9 @@ class ResourceWatch(Generic[T]):
                     stall_timeout_s=self.stall_timeout,
                 )
             except (TransportError, ApiStatusError) as error:
+                if resource_version is not None:
+                    # Resume after the last event applied, not from where this stream began.
+                    resource_version = self.stats.resource_version or resource_version
                 self.stats.restarts += 1
                 self.stats.last_error = str(error)
                 retry_after = error.retry_after if isinstance(error, ApiStatusError) else None
@@ -210,8 +215,12 @@ class ResourceWatch(Generic[T]):
             self._log.info("watch.listed", items=len(items), resource_version=list_version)
             return list_version
 
-    async def _watch(self, resource_version: str) -> str:
-        """Stream events from `resource_version`; return the last one seen at a normal close."""
+    async def _watch(self, resource_version: str) -> None:
+        """Stream events from `resource_version` until the server closes the stream.
+
+        `stats.resource_version` follows every event and bookmark applied, so the
+        caller resumes from there after a normal close or a failure.
+        """
         timeout = int(random.uniform(*self.timeout_range))
         query: list[tuple[str, str | int | bool]] = [
             ("watch", "1"),
@@ -238,7 +247,7 @@ class ResourceWatch(Generic[T]):
                 if scope.cancelled_caught:
                     raise WatchStalled(f"no data for {self.stall_timeout} s")
                 if not chunk:
-                    return resource_version
+                    return
                 self.stats.last_event_at = time.monotonic()
                 buffer += chunk
 

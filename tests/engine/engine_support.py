@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
@@ -34,6 +35,10 @@ async def pod_names(cluster: SimCluster, namespace: str = "default") -> set[str]
 
 async def wait_pod_gone(cluster: SimCluster, name: str, timeout: float = 10.0) -> None:
     """Wait until the simulated cluster no longer has the pod."""
-    with anyio.fail_after(timeout):
-        while name in await pod_names(cluster):
-            await anyio.sleep(0.02)
+    deadline = time.monotonic() + timeout
+    while True:
+        if name not in await pod_names(cluster):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pod {name} still exists after {timeout} s")
+        await anyio.sleep(0.02)
