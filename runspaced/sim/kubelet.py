@@ -273,10 +273,11 @@ class Kubelet:
     async def _back_off(
         self, runtime: PodRuntime, container: ContainerRuntime, backoff: float | None
     ) -> float:
-        # The first restart is immediate; later ones wait in CrashLoopBackOff.
+        # The terminated state stays visible until the next sync. Then the first restart
+        # is immediate and later ones wait in CrashLoopBackOff.
         terminated = container.state
+        await self._sleep(SYNC_SECONDS)
         if backoff is None:
-            await self._sleep(SYNC_SECONDS)
             next_backoff = BACKOFF_INITIAL_SECONDS
         else:
             pod_ref = f"{runtime.name}_{runtime.namespace}({runtime.uid})"
