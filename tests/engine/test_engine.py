@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 from engine_support import EngineFactory, wait_for_state, wait_pod_gone
@@ -345,3 +347,27 @@ async def test_invalid_spec_rejected_before_request(
 
     assert sim_cluster.requests.count("create") == before
     assert engine.list() == []
+
+
+async def test_event_before_create_response(
+    engine: RunspaceEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runspaced._kube.pods import PodClient
+
+    real_create = PodClient.create
+
+    async def slow_response(self: PodClient, manifest: dict[str, Any]) -> dict[str, Any]:
+        # The server has stored the pod; its answer reaches the engine late, after the
+        # watch already delivered the pod's events.
+        stored = await real_create(self, manifest)
+        await anyio.sleep(1.0)
+        return stored
+
+    monkeypatch.setattr(PodClient, "create", slow_response)
+
+    created = await engine.create(RunspaceSpec(image="python:3.12"))
+
+    assert created.resource_version is not None
+    assert created.state is RunspaceState.READY
+    info = await engine.wait(created.id, timeout=5)
+    assert info.state is RunspaceState.READY
