@@ -46,6 +46,8 @@ log = structlog.get_logger("runspaced.sim.kubelet")
 
 # Nominal (unscaled) seconds.
 SANDBOX_SECONDS = 0.1
+# The kubelet retries a failed volume mount on its next pod sync, about every 2 s.
+MOUNT_RETRY_SECONDS = 2.0
 SYNC_SECONDS = 0.5
 INIT_RUN_SECONDS = 0.2
 STOP_SECONDS = 1.0
@@ -212,6 +214,18 @@ class Kubelet:
             runtime.start_time = now_rfc3339()
             self._publish(runtime)
 
+            # Volumes mount before the sandbox exists, so a pod waiting for a missing
+            # secret or config map has no podIP yet; only FailedMount events explain it.
+            while missing := self._missing_volumes(runtime):
+                for volume, what in missing:
+                    self._event(
+                        runtime,
+                        "Warning",
+                        "FailedMount",
+                        f'MountVolume.SetUp failed for volume "{volume}" : {what} not found',
+                    )
+                await self._sleep(MOUNT_RETRY_SECONDS)
+
             await self._sleep(SANDBOX_SECONDS)
             runtime.pod_ip = self._nodes[runtime.node].network.allocate()
             runtime.sandbox_ready = True
@@ -228,6 +242,25 @@ class Kubelet:
         finally:
             if self._tasks.get(key) is asyncio.current_task():
                 del self._tasks[key]
+
+    def _missing_volumes(self, runtime: PodRuntime) -> list[tuple[str, str]]:
+        """Return (volume, 'secret "x"') for each required secret or config map not stored."""
+        pod = self._store.get("pods", runtime.namespace, runtime.name)
+        if pod is None:
+            raise PodGone(runtime.key)
+        missing = []
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            for kind, label, name_key in (
+                ("secrets", "secret", "secretName"),
+                ("configmaps", "configmap", "name"),
+            ):
+                source = volume.get(label if label == "secret" else "configMap")
+                if not isinstance(source, dict) or source.get("optional"):
+                    continue
+                name = source.get(name_key)
+                if name and self._store.get(kind, runtime.namespace, name) is None:
+                    missing.append((volume.get("name", ""), f'{label} "{name}"'))
+        return missing
 
     async def _run_container(self, runtime: PodRuntime, container: ContainerRuntime) -> bool:
         """Run one container through pulls, starts and restarts.
