@@ -16,8 +16,8 @@ restarted per restartPolicy with CrashLoopBackOff back-off (first restart immedi
 then 10 s doubling to 300 s). Every delay is multiplied by the time scale; the back-off
 durations in messages stay the nominal ones a real kubelet would print.
 
-NOTE: image pulls run in parallel (maxParallelImagePulls unset, not the kubelet's default
-of serialized pulls); a concurrent pull of the same image on a node waits for the first.
+NOTE: image pulls run in parallel, whereas a default kubelet serializes them. A second
+pull of the same image on the same node waits for the first one.
 NOTE: failing startup or liveness probes never restart a container here.
 """
 

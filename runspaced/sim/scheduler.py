@@ -14,8 +14,8 @@ of FitError (kube-scheduler 1.32 and later) and a FailedScheduling event. It is 
 when a pod is deleted or reaches a terminal phase (resources freed), and every
 `RETRY_INTERVAL_SECONDS` (time-scaled), like the scheduler's unschedulable-pod flush.
 
-Among the nodes that fit, the least requested one wins (LeastAllocated scoring with the
-scheduler's default 100m / 200Mi for containers without requests); ties go to the first
+Among the nodes that fit, the least requested one wins (LeastAllocated scoring, with the
+scheduler's default 100m / 200Mi for containers without requests). Ties go to the first
 node by name, so placement is deterministic.
 
 NOTE: nodeAffinity, taints, tolerations, host ports and pod (anti-)affinity are not
