@@ -173,6 +173,19 @@ class ResourceWatch(Generic[T]):
                     error=str(error),
                 )
                 await anyio.sleep(delay)
+            except Exception as error:
+                # A bug in parsing or in the sink must not end the watch: relist, which
+                # rebuilds every runspace from a fresh snapshot.
+                self.stats.restarts += 1
+                self.stats.last_error = repr(error)
+                delay = self.backoff.next_delay()
+                self._log.exception(
+                    "watch.failed",
+                    resource_version=resource_version,
+                    delay_s=round(delay, 3),
+                )
+                resource_version = None
+                await anyio.sleep(delay)
             finally:
                 self.stats.connected = False
 
