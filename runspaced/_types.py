@@ -1,7 +1,7 @@
 """Immutable value types that cross module boundaries.
 
 Nothing here performs I/O. `RunspaceSpec` is what a caller asks for, `RunspaceInfo`
-is a snapshot of what the engine knows about one runspace, and `Verdict` is what
+is a snapshot of one runspace as the engine tracks it, and `Verdict` is what
 `classify_pod` returns for one pod object.
 """
 
@@ -35,10 +35,13 @@ class RunspaceState(enum.StrEnum):
 
     - CREATING -> READY | ERROR | TIMEOUT | TERMINATING | DELETED
     - READY -> ERROR | TERMINATING | DELETED (a ready pod can still crash or be evicted)
-    - ERROR, TIMEOUT -> TERMINATING | DELETED (the failed pod is cleaned up)
+    - ERROR, TIMEOUT -> TERMINATING (only on `delete()`)
     - TERMINATING -> DELETED
 
-    READY, ERROR, TIMEOUT and DELETED resolve waiters. DELETED is final.
+    ERROR and TIMEOUT keep their reason while the engine deletes the failed pod, so a
+    late caller still learns why. TERMINATING without a `delete()` call means someone
+    else is deleting the pod (reason PodDeleted). Every state but CREATING resolves
+    waiters, and only READY resolves them successfully. DELETED is final.
     """
 
     CREATING = "creating"
@@ -141,7 +144,7 @@ class RunspaceSpec:
 
 @dataclass(frozen=True, slots=True)
 class RunspaceInfo:
-    """Snapshot of one runspace as the engine knows it.
+    """Snapshot of one runspace as the engine tracks it.
 
     Timestamps are timezone-aware UTC. `phase_seconds` maps each finished phase to
     the seconds spent in it. `detail` is the latest Kubernetes Event for the pod

@@ -383,11 +383,13 @@ class RunspaceEngine:
     async def wait(self, runspace_id: str, timeout: float | None = None) -> RunspaceInfo:
         """Wait until the runspace leaves CREATING; return it when READY.
 
-        Raises RunspaceFailed (error, terminating or deleted; `.reason`, `.message`,
-        `.info`), RunspaceTimeout (the creation deadline passed, or this call's own
-        `timeout` in seconds, then with reason WaitTimeout and the runspace left
-        as it is), RunspaceNotFound or EngineClosed. Cancelling a waiter changes
-        nothing for the runspace or other waiters.
+        Raises RunspaceFailed when the runspace ends in error, terminating or deleted,
+        with `.reason`, `.message` and `.info`. Raises RunspaceTimeout when the
+        creation deadline passed (reason CreationTimeout), or when this call's own
+        `timeout` in seconds ran out (reason WaitTimeout, and the runspace is left as
+        it is). Raises RunspaceNotFound for an unknown id and EngineClosed when the
+        engine closes first. Cancelling a waiter changes nothing for the runspace or
+        other waiters.
         """
         self._check_open()
         runspace = self._runspaces.get(runspace_id)

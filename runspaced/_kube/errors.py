@@ -14,7 +14,7 @@ class TransportError(Exception):
 
 
 class ApiStatusError(Exception):
-    """The API server answered with a non-2xx status.
+    """The API server responded with a non-2xx status.
 
     `reason` and `message` come from the Kubernetes Status body when there is one.
     `retry_after` is the Retry-After header in seconds, or None.

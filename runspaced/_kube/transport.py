@@ -43,8 +43,8 @@ class StreamResponse:
 class KubeTransport:
     """Send requests to the API server and translate failures into our errors.
 
-    Every method raises `ApiStatusError` for a non-2xx answer and `TransportError`
-    when no answer arrived.
+    Every method raises `ApiStatusError` for a non-2xx response and `TransportError`
+    when no response arrived.
     """
 
     def __init__(self, api_client: Any) -> None:

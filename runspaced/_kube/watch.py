@@ -6,7 +6,7 @@ over every event. The rules it keeps:
 
 1. A list is paginated with ``limit``/``continue``. An expired continue token (410)
    restarts the list from the first page.
-2. The watch asks for bookmarks and a randomized ``timeoutSeconds``. When the server
+2. The watch requests bookmarks and a randomized ``timeoutSeconds``. When the server
    closes it normally, the watch resumes from the last resourceVersion seen (bookmarks
    included) without relisting.
 3. A 410 Expired, as an HTTP status or as an ERROR event in the stream, triggers a

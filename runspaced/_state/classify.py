@@ -49,7 +49,7 @@ def classify_pod(pod: _Pod, *, ready_when: ReadyWhen = "ready") -> Verdict:
 
     Rules, first match wins:
 
-    1. ``metadata.deletionTimestamp`` set: TERMINATING, whatever the status says.
+    1. ``metadata.deletionTimestamp`` set: TERMINATING, whatever the status reports.
     2. Phase Failed: ERROR with ``status.reason`` (Evicted, ...) or the failing
        container's terminated reason. Phase Succeeded: ERROR, because a runspace must
        keep running, with the DisruptionTarget condition's reason when present.

@@ -60,7 +60,7 @@ Effect = DeletePod | VerifyEndpoint
 
 @dataclass(slots=True, eq=False)
 class Runspace:
-    """Everything the engine knows about one runspace; turned into `RunspaceInfo` by `snapshot`."""
+    """Engine-side record of one runspace; `snapshot` copies it into a `RunspaceInfo`."""
 
     id: str
     namespace: str

@@ -19,7 +19,7 @@ __all__ = ["EventRecord", "PodRecord", "event_record", "pod_record"]
 
 @dataclass(frozen=True, slots=True)
 class PodRecord:
-    """What the engine keeps of one pod event.
+    """Slim copy of one pod event: the verdict and the identifiers the engine reads.
 
     `image` and `port` are those of the first container and matter only when the
     engine adopts a pod it did not create in this process.
@@ -39,7 +39,7 @@ class PodRecord:
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
-    """What the engine keeps of one core/v1 Event about a pod."""
+    """Slim copy of one core/v1 Event about a pod."""
 
     pod_name: str
     namespace: str
