@@ -95,7 +95,16 @@ def main_with(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> in
         return 2
 
     cases = tuple(build_workload(args.runspaces, scheduling_timeout=args.scheduling_timeout))
-    options = DemoOptions(cases=cases, time_scale=args.time_scale, scenario=args.scenario)
+    # The default limits keep a default run under 30 s in total, and grow with the
+    # time scale so a slowed-down simulation is not cut short.
+    options = DemoOptions(
+        cases=cases,
+        time_scale=args.time_scale,
+        scenario=args.scenario,
+        deadline=max(20.0, 40.0 * args.time_scale),
+        creation_timeout=max(15.0, 30.0 * args.time_scale),
+        delete_timeout=max(5.0, 10.0 * args.time_scale),
+    )
     live = not args.json and not args.plain and stdout.isatty()
     view = _choose_view(args, stdout, live=live)
 

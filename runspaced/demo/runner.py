@@ -45,16 +45,17 @@ class DemoOptions:
     """Settings of one demo run. Durations are in seconds.
 
     `time_scale` multiplies the simulator's delays (pulls, starts, back-offs).
-    `deadline` bounds the whole run; what is unfinished then is reported as a problem.
-    `creation_timeout` is the engine's per-runspace limit.
+    `deadline` bounds the creates and waits, and `delete_timeout` the wait for the
+    deletions; what is unfinished then is reported as a problem. `creation_timeout` is
+    the engine's per-runspace limit.
     """
 
     cases: tuple[Case, ...]
     time_scale: float = 0.5
     scenario: Path | None = None
-    deadline: float = 25.0
+    deadline: float = 20.0
     creation_timeout: float = 15.0
-    delete_timeout: float = 10.0
+    delete_timeout: float = 5.0
     namespace: str = "default"
 
 

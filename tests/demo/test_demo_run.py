@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
 
+from runspaced import RunspaceState
 from runspaced.cli import main
+from runspaced.demo.live import PlainView
+from runspaced.demo.runner import DemoOptions, run_demo
+from runspaced.demo.workload import build_workload
 
 # Fast settings: simulated delays at a tenth, and a 1 s scheduling deadline.
 _FAST = ["--time-scale", "0.1", "--scheduling-timeout", "1"]
@@ -151,3 +157,25 @@ def test_live_view_on_terminal() -> None:
     assert "\x1b[?25h" in text  # and shown again at the end
     assert "F\x1b[2K" in text  # the table is redrawn over itself
     assert "3 as expected" in text
+
+
+def test_deadline_reports_and_cleans_up(tmp_path: Path) -> None:
+    scenario = tmp_path / "slow.yaml"
+    scenario.write_text('rules:\n  - image: "python:*"\n    pull_seconds: 600\n', encoding="utf-8")
+    options = DemoOptions(
+        cases=tuple(build_workload(2)),
+        time_scale=0.1,
+        scenario=scenario,
+        deadline=1.5,
+    )
+
+    result = anyio.run(run_demo, options, PlainView(io.StringIO()), backend="asyncio")
+
+    slow, missing = result.outcomes
+    assert result.errors == ["the demo did not finish within 1.5 s"]
+    assert slow.reason == "DemoDeadline"
+    assert slow.state is RunspaceState.CREATING
+    assert slow.final_state is RunspaceState.DELETED
+    assert missing.reason == "ErrImagePull"
+    assert result.leaked_pods == []
+    assert any("python:3.12-slim: expected ready" in p for p in result.problems())
