@@ -127,7 +127,11 @@ class ApiServer:
 
     async def start(self) -> None:
         """Bind the listening socket and serve; `port` 0 picks a free port."""
-        runner = web.AppRunner(self._build_app(), access_log=None, shutdown_timeout=0.5)
+        # Handler cancellation ends a watch as soon as its client disconnects, as the real
+        # server's request context does, instead of at the next write.
+        runner = web.AppRunner(
+            self._build_app(), access_log=None, shutdown_timeout=0.5, handler_cancellation=True
+        )
         await runner.setup()
         site = web.TCPSite(
             runner, self.host, self.port, ssl_context=self._ssl_context, reuse_address=True
@@ -269,12 +273,19 @@ class ApiServer:
             status, body = self._objects.delete_collection(target, options, selector)
             return json_response(status, body)
 
+        if verb != "create" and "dryRun" in query:
+            # NOTE: dry runs are simulated for create only; other verbs reject them so a
+            # client never changes state it meant to leave alone.
+            raise bad_request(f"dryRun is not supported by the simulator for {verb}")
         if verb == "get":
             status, body = self._objects.get(target)
             if table.wants_table(request.headers.get("Accept", "")):
                 body = table.object_table(target.resource, body, query)
         elif verb == "create":
-            status, body = self._objects.create(target, await self._read_json(request))
+            dry_run = self._dry_run(request)
+            status, body = self._objects.create(
+                target, await self._read_json(request), dry_run=dry_run
+            )
         elif verb == "update":
             status, body = self._objects.update(target, await self._read_json(request))
         elif verb == "patch":
@@ -285,6 +296,14 @@ class ApiServer:
         else:
             raise ApiError(405, f"verb {verb} is not supported", "MethodNotAllowed")
         return json_response(status, body)
+
+    @staticmethod
+    def _dry_run(request: web.Request) -> bool:
+        values = request.query.getall("dryRun", [])
+        for value in values:
+            if value != "All":
+                raise bad_request(f'Invalid dryRun value "{value}": supported values: "All"')
+        return bool(values)
 
     async def _delete_options(self, request: web.Request) -> JsonObject:
         body = await self._read_json(request)

@@ -239,3 +239,20 @@ async def test_admin_restart_route(core: client.CoreV1Api, sim_cluster: SimClust
             await asyncio.sleep(0.05)
     listed = await core.list_namespaced_pod("default")
     assert listed.kind == "PodList"
+
+
+async def test_client_disconnect_ends_watch(
+    core: client.CoreV1Api, sim_cluster: SimCluster
+) -> None:
+    response = await _open_watch(core, resource_version=str(sim_cluster.store.resource_version))
+    for _ in range(100):
+        if sim_cluster.store.subscription_count == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert sim_cluster.store.subscription_count == 1
+    response.close()
+    for _ in range(200):
+        if sim_cluster.store.subscription_count == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert sim_cluster.store.subscription_count == 0

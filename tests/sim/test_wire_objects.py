@@ -349,3 +349,23 @@ async def test_lease_delete_returns_status(api_client: client.ApiClient) -> None
     status = await leases.delete_namespaced_lease("l1", "default")
     assert status.status == "Success"
     assert status.details.name == "l1"
+
+
+async def test_dry_run_create_stores_nothing(
+    core: client.CoreV1Api, sim_cluster: SimCluster
+) -> None:
+    rv = sim_cluster.store.resource_version
+    pod = await core.create_namespaced_pod("default", pod_body("dry"), dry_run="All")
+    assert pod.metadata.name == "dry"
+    assert pod.spec.restart_policy == "Always"
+    assert pod.metadata.resource_version is None
+    assert sim_cluster.store.get("pods", "default", "dry") is None
+    assert sim_cluster.store.resource_version == rv
+
+
+async def test_dry_run_delete_rejected(core: client.CoreV1Api) -> None:
+    await core.create_namespaced_pod("default", _unschedulable("kept"))
+    with pytest.raises(ApiException) as caught:
+        await core.delete_namespaced_pod("kept", "default", dry_run="All")
+    assert caught.value.status == 400
+    assert (await core.read_namespaced_pod("kept", "default")).metadata.name == "kept"

@@ -6,6 +6,7 @@ single objects carry ``kind`` and ``apiVersion``.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -98,8 +99,12 @@ class ObjectHandlers:
 
     # -- create --------------------------------------------------------------------------
 
-    def create(self, target: Target, body: Any) -> Response:
-        """Validate, default and store a new object; return it with 201 Created."""
+    def create(self, target: Target, body: Any, *, dry_run: bool = False) -> Response:
+        """Validate, default and store a new object; return it with 201 Created.
+
+        With `dry_run` every check runs but nothing is stored, and the returned object has
+        no resourceVersion, as with ``dryRun=All``.
+        """
         resource = target.resource
         if target.name is not None:
             raise ApiError(405, "the server does not allow this method on the requested resource")
@@ -138,6 +143,15 @@ class ObjectHandlers:
 
         # The namespace must exist; checked after validation as the real server does.
         self._require_namespace(target.namespace if resource.namespaced else None)
+        if dry_run:
+            plural, name = resource.plural, metadata["name"]
+            if self._store.get(plural, target.namespace if resource.namespaced else None, name):
+                raise already_exists(plural, name, resource.group)
+            metadata.setdefault("uid", str(uuid.uuid4()))
+            metadata["creationTimestamp"] = _rfc3339(datetime.now(UTC))
+            if resource.namespaced:
+                metadata["namespace"] = target.namespace
+            return 201, with_kind(resource, obj)
         try:
             stored = self._store.create(
                 resource.plural, target.namespace if resource.namespaced else None, obj
