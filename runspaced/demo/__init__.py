@@ -90,9 +90,18 @@ def run(args: argparse.Namespace) -> int:
 
 def main_with(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> int:
     """Run the demo writing to the given streams; return the exit status (0, 1 or 2)."""
-    if args.scenario is not None and not args.scenario.is_file():
-        stderr.write(f"runspaced demo: scenario file not found: {args.scenario}\n")
-        return 2
+    from ..sim.scenario import InvalidScenario, Scenario
+
+    scenario: Scenario | None = None
+    if args.scenario is not None:
+        try:
+            scenario = Scenario.from_file(args.scenario)
+        except FileNotFoundError:
+            stderr.write(f"runspaced demo: scenario file not found: {args.scenario}\n")
+            return 2
+        except (OSError, InvalidScenario) as error:
+            stderr.write(f"runspaced demo: invalid scenario {args.scenario}: {error}\n")
+            return 2
 
     cases = tuple(build_workload(args.runspaces, scheduling_timeout=args.scheduling_timeout))
     # The default limits keep a default run under 30 s in total, and grow with the
@@ -100,7 +109,7 @@ def main_with(args: argparse.Namespace, *, stdout: TextIO, stderr: TextIO) -> in
     options = DemoOptions(
         cases=cases,
         time_scale=args.time_scale,
-        scenario=args.scenario,
+        scenario=scenario,
         deadline=max(20.0, 40.0 * args.time_scale),
         creation_timeout=max(15.0, 30.0 * args.time_scale),
         delete_timeout=max(5.0, 10.0 * args.time_scale),

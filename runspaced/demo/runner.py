@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import structlog
@@ -35,6 +36,9 @@ from .outcomes import DemoResult, Outcome
 from .probe import probe_endpoint
 from .workload import Case
 
+if TYPE_CHECKING:
+    from ..sim.scenario import Scenario
+
 __all__ = ["DemoOptions", "run_demo"]
 
 log = structlog.get_logger("runspaced.demo")
@@ -45,6 +49,7 @@ class DemoOptions:
     """Settings of one demo run. Durations are in seconds.
 
     `time_scale` multiplies the simulator's delays (pulls, starts, back-offs).
+    `scenario` overrides image behaviour: a loaded `Scenario` or a YAML file.
     `deadline` bounds the creates and waits, and `delete_timeout` the wait for the
     deletions; what is unfinished then is reported as a problem. `creation_timeout` is
     the engine's per-runspace limit.
@@ -52,7 +57,7 @@ class DemoOptions:
 
     cases: tuple[Case, ...]
     time_scale: float = 0.5
-    scenario: Path | None = None
+    scenario: Scenario | Path | None = None
     deadline: float = 20.0
     creation_timeout: float = 15.0
     delete_timeout: float = 5.0
@@ -91,15 +96,13 @@ async def run_demo(options: DemoOptions, view: View) -> DemoResult:
     the engine propagate.
     """
     from ..sim import SimCluster
-    from ..sim.scenario import Scenario
 
-    scenario = Scenario.from_file(options.scenario) if options.scenario is not None else None
     result = DemoResult(time_scale=options.time_scale)
     result.outcomes = [Outcome(case, None, None, None, None, None) for case in options.cases]
     started = time.monotonic()
     view.stage("starting the simulated cluster and the engine")
 
-    async with SimCluster(time_scale=options.time_scale, scenario=scenario) as cluster:
+    async with SimCluster(time_scale=options.time_scale, scenario=options.scenario) as cluster:
         cluster.requests.reset()
         engine = RunspaceEngine.from_kubeconfig(
             path=cluster.kubeconfig_path,

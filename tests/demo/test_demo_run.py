@@ -123,6 +123,16 @@ def test_missing_scenario_exits_two(capsys: pytest.CaptureFixture[str], tmp_path
     assert "scenario file not found" in capsys.readouterr().err
 
 
+def test_invalid_scenario_exits_two(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text("rules:\n  - image: [unclosed\n", encoding="utf-8")
+
+    status = main(["demo", "--scenario", str(scenario)])
+
+    assert status == 2
+    assert "invalid scenario" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("value", ["0", "-3", "many", "201"])
 def test_invalid_runspace_count_rejected(value: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
