@@ -7,7 +7,6 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -23,6 +22,7 @@ from .._errors import (
     RunspaceTimeout,
 )
 from .._kube.backoff import Backoff
+from .._kube.config import load_api_client
 from .._kube.errors import ApiStatusError, TransportError
 from .._kube.manifest import (
     ID_LABEL,
@@ -51,7 +51,7 @@ from .._state.machine import (
 )
 from .._state.records import EventRecord, PodRecord, event_record, pod_record
 from .._types import RunspaceChange, RunspaceInfo, RunspaceSpec, RunspaceState
-from .actions import check_endpoint
+from .actions import check_endpoint, delete_pod_until_done
 from .changes import ChangeHub, ChangeStream
 from .feeds import EventFeed, PodFeed
 from .settings import EngineHealth, EngineSettings
@@ -135,40 +135,17 @@ class RunspaceEngine:
         return engine
 
     async def _load_client(self) -> None:
-        from kubernetes_asyncio import config as kube_config
-        from kubernetes_asyncio.client import ApiClient, Configuration
-
         assert self._client_factory is not None
         path, context, namespace = self._client_factory()
-        candidate, exists = _locate_kubeconfig(path)
-        if exists:
-            configuration = Configuration()
-            loader = await kube_config.load_kube_config(
-                config_file=str(candidate),
-                context=context,
-                client_configuration=configuration,
-                persist_config=False,
-            )
-            if namespace is None:
-                current = loader.current_context or {}
-                namespace = (current.get("context") or {}).get("namespace")
-            self._api_client = ApiClient(configuration=configuration)
-            source = str(candidate)
-        elif path is not None:
-            raise FileNotFoundError(f"kubeconfig not found: {candidate}")
-        else:
-            configuration = Configuration()
-            kube_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-            self._api_client = ApiClient(configuration=configuration)
-            source = "in-cluster"
-            if namespace is None:
-                namespace = _in_cluster_namespace()
+        loaded = await load_api_client(path, context)
+        self._api_client = loaded.api_client
+        namespace = namespace or loaded.namespace
         if namespace and namespace != self.settings.namespace:
             self.settings = EngineSettings.from_keywords(
                 **{**_settings_dict(self.settings), "namespace": namespace}
             )
             self._log = log.bind(namespace=self.settings.namespace)
-        self._log.info("engine.client_loaded", source=source)
+        self._log.info("engine.client_loaded", source=loaded.source)
 
     @property
     def namespace(self) -> str:
@@ -688,41 +665,15 @@ class RunspaceEngine:
         self._task_group.start_soon(run)
 
     async def _delete_pod(self, runspace_id: str) -> None:
-        """Send DELETE until it succeeds or the pod is gone, with back-off, forever."""
         assert self._pods is not None
         backoff = Backoff(self.settings.backoff_base, self.settings.backoff_cap)
-        bound = log.bind(runspace_id=runspace_id, pod=runspace_id)
         try:
-            while True:
-                try:
-                    await self._pods.delete(
-                        runspace_id, grace_period_seconds=self.settings.delete_grace_period
-                    )
-                    bound.info("runspace.pod_delete_sent")
-                    return
-                except ApiStatusError as error:
-                    if error.status == 404:
-                        runspace = self._runspaces.get(runspace_id)
-                        if runspace is not None and runspace_id not in self._creating:
-                            self._transition(runspace, apply_pod_gone, time.monotonic())
-                        bound.info("runspace.pod_already_gone")
-                        return
-                    delay = backoff.next_delay(error.retry_after)
-                    bound.warning(
-                        "runspace.pod_delete_retry_scheduled",
-                        attempt=backoff.attempt,
-                        delay_s=round(delay, 3),
-                        error=str(error),
-                    )
-                except TransportError as error:
-                    delay = backoff.next_delay()
-                    bound.warning(
-                        "runspace.pod_delete_retry_scheduled",
-                        attempt=backoff.attempt,
-                        delay_s=round(delay, 3),
-                        error=str(error),
-                    )
-                await anyio.sleep(delay)
+            found = await delete_pod_until_done(
+                self._pods, runspace_id, self.settings.delete_grace_period, backoff
+            )
+            runspace = self._runspaces.get(runspace_id)
+            if not found and runspace is not None and runspace_id not in self._creating:
+                self._transition(runspace, apply_pod_gone, time.monotonic())
         finally:
             self._pending_deletes.discard(runspace_id)
             if not self._pending_deletes:
@@ -784,20 +735,6 @@ class RunspaceEngine:
             )
         error: RunspaceError = RunspaceFailed(runspace.id, info.reason, info.message, info)
         raise error
-
-
-def _locate_kubeconfig(path: str | os.PathLike[str] | None) -> tuple[Path, bool]:
-    """Return the kubeconfig path to use ($KUBECONFIG, then ~/.kube/config) and whether it exists."""
-    kubeconfig = path or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
-    candidate = Path(kubeconfig).expanduser() if kubeconfig else Path.home() / ".kube/config"
-    return candidate, candidate.is_file()
-
-
-def _in_cluster_namespace() -> str | None:
-    namespace_file = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-    if not namespace_file.is_file():
-        return None
-    return namespace_file.read_text(encoding="utf-8").strip() or None
 
 
 def _settings_dict(settings: EngineSettings) -> dict[str, Any]:
