@@ -7,12 +7,12 @@ numbers are the API server's alone. The parent process then:
 1. lists every pod over raw HTTP, then through kubernetes-asyncio (one request, then
    pages of 500; most of that time is the client's model deserialization),
 2. opens one raw-HTTP watch from the list's resourceVersion,
-3. tells the child to modify pods at ``--rate`` changes per second for ``--seconds``,
+3. signals the child over stdin to change pods at ``--rate`` per second for ``--seconds``,
 4. counts the MODIFIED events the watcher receives, and the delay between the change
    in the store and the event's arrival (both clocks are the same host's time.time()).
 
 Run: ``/work/venv/bin/python benchmarks/sim_throughput.py --pods 10000 --rate 1000``.
-Exit status 1 when the watcher received fewer events than were made.
+Exit status 1 when the watcher received fewer events than the child made.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _pod(index: int) -> dict[str, Any]:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    """Child: run the simulator, preload pods, make changes when told on stdin."""
+    """Child: run the simulator, preload pods, start the changes when stdin sends a line."""
     from runspaced.sim import SimCluster
 
     cluster = SimCluster(
@@ -89,22 +89,22 @@ async def serve(args: argparse.Namespace) -> None:
 
         total = args.rate * args.seconds
         started = loop.time()
-        made = 0
-        while made < total:
+        changes_made = 0
+        while changes_made < total:
             # Catch up to the schedule in small batches: rate changes per second overall.
             due = min(int((loop.time() - started) * args.rate) + 1, total)
-            while made < due:
-                name = f"bench-{made % args.pods:05d}"
+            while changes_made < due:
+                name = f"bench-{changes_made % args.pods:05d}"
                 sent = repr(time.time())
 
                 def mark(obj: dict[str, Any], sent: str = sent) -> None:
                     obj["metadata"].setdefault("annotations", {})[SENT_ANNOTATION] = sent
 
                 cluster.store.update("pods", "default", name, mark)
-                made += 1
+                changes_made += 1
             await asyncio.sleep(0.005)
         elapsed = loop.time() - started
-        print(json.dumps({"made": made, "make_seconds": round(elapsed, 3)}))
+        print(json.dumps({"made": changes_made, "make_seconds": round(elapsed, 3)}))
         sys.stdout.flush()
         await reader.readline()
 
@@ -184,7 +184,7 @@ async def measure(args: argparse.Namespace) -> int:
                 if len(delays) >= total:
                     break
             watch_seconds = time.perf_counter() - (first_at or time.perf_counter())
-        made = json.loads(await asyncio.wait_for(child.stdout.readline(), 60))
+        child_report = json.loads(await asyncio.wait_for(child.stdout.readline(), 60))
         child.stdin.write(b"stop\n")
         await child.stdin.drain()
         await asyncio.wait_for(child.wait(), 60)
@@ -200,8 +200,8 @@ async def measure(args: argparse.Namespace) -> int:
         "paged_items": paged,
         "sim_rss_mib_after_preload": ready["rss_mib"],
         "target_rate_per_s": args.rate,
-        "events_made": made["made"],
-        "make_seconds": made["make_seconds"],
+        "events_made": child_report["made"],
+        "make_seconds": child_report["make_seconds"],
         "events_received": len(delays),
         "received_rate_per_s": round(len(delays) / max(watch_seconds, 1e-9), 1),
         "delay_p50_ms": round(statistics.median(delays) * 1000, 2) if delays else None,

@@ -44,7 +44,7 @@ async def running_sim_cluster(**options: Any) -> AsyncIterator[SimCluster]:
 
 @pytest.fixture
 async def sim_cluster(request: pytest.FixtureRequest) -> AsyncIterator[SimCluster]:
-    """A running simulated cluster, stopped after the test.
+    """Start a simulated cluster for one test and stop it afterwards.
 
     Options come from ``@pytest.mark.sim_cluster(nodes=..., history_size=..., ...)`` on
     the test, e.g. a short ``bookmark_interval``. Needs an anyio (asyncio) test.

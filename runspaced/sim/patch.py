@@ -1,6 +1,6 @@
 """PATCH bodies: JSON merge patch, strategic merge patch and JSON patch.
 
-The strategic merge patch knows the merge keys of the pod fields clients patch in
+The strategic merge patch uses the merge keys of the pod fields clients patch in
 practice (conditions by type, container statuses and containers by name, and so on);
 lists without a known merge key are replaced, as a JSON merge patch would. The
 ``$patch: replace|delete`` directive in maps and ``$setElementOrder`` lists are honoured;

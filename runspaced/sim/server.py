@@ -255,10 +255,14 @@ class ApiServer:
     async def _serve(self, request: web.Request, target: Target, verb: str) -> web.StreamResponse:
         query = request.query
         if verb in ("list", "watch", "deletecollection"):
+            field_text = query.get("fieldSelector", "")
+            if target.name is not None:
+                # A watch on an object URL is the collection watch limited to that name.
+                name_term = f"metadata.name={target.name}"
+                field_text = f"{field_text},{name_term}" if field_text else name_term
+                target = Target(target.resource, target.namespace, None, None)
             selector = parse_selector(
-                target.resource.plural,
-                query.get("labelSelector", ""),
-                query.get("fieldSelector", ""),
+                target.resource.plural, query.get("labelSelector", ""), field_text
             )
             if verb == "watch":
                 return await serve_watch(

@@ -354,3 +354,18 @@ async def test_request_counters_by_verb(core: client.CoreV1Api, sim_cluster: Sim
     assert counts == {"create": 1, "get": 2, "list": 1}
     assert sim_cluster.requests.count("get", "pods/status") == 1
     assert sim_cluster.requests.total == 4
+
+
+async def test_watch_on_object_url(core: client.CoreV1Api, sim_cluster: SimCluster) -> None:
+    await core.create_namespaced_pod("default", unschedulable_pod("one"))
+    await core.create_namespaced_pod("default", unschedulable_pod("other"))
+    response = await core.api_client.call_api(
+        "/api/v1/namespaces/default/pods/one",
+        "GET",
+        query_params=[("watch", "true"), ("timeoutSeconds", "1")],
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+    )
+    names = {json.loads(line)["object"]["metadata"]["name"] async for line in response.content}
+    response.close()
+    assert names == {"one"}

@@ -338,7 +338,10 @@ class ObjectHandlers:
         return 200, with_kind(target.resource, updated)
 
     def delete_collection(self, target: Target, options: JsonObject, selector: Any) -> Response:
-        """Delete every object of the collection that matches `selector`; return a Status."""
+        """Delete every object of the collection that matches `selector`; return a Status.
+
+        .. note:: The real server returns the list of deleted objects here, not a Status.
+        """
         resource = target.resource
         namespace = target.namespace if resource.namespaced else None
         for obj in list(self._store.list(resource.plural, namespace)):

@@ -1,7 +1,7 @@
-"""The Table form (meta.k8s.io/v1) that ``kubectl get`` asks for.
+"""The Table form (meta.k8s.io/v1) that ``kubectl get`` requests.
 
-Columns match the real server's printers for pods, events, namespaces, nodes and leases
-in their most-used columns. Rows carry the object as PartialObjectMetadata unless
+Columns follow the real server's printers for pods, events, namespaces and nodes; other
+kinds get Name and Age. Rows carry the object as PartialObjectMetadata unless
 ``includeObject=Object`` (full object) or ``None`` (no object) is requested.
 """
 
@@ -26,7 +26,7 @@ _NAME_COLUMN = {
 
 
 def wants_table(accept: str) -> bool:
-    """Return True when the Accept header asks for a meta.k8s.io Table."""
+    """Return True when the Accept header requests a meta.k8s.io Table."""
     return "as=Table" in accept.replace(" ", "")
 
 

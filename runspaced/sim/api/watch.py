@@ -111,12 +111,12 @@ def _filtered(
         return _encode("ADDED", resource, entry.obj)
     if previous_passes:
         assert entry.previous is not None
-        gone = dict(entry.previous)
-        gone["metadata"] = {
+        deleted_view = dict(entry.previous)
+        deleted_view["metadata"] = {
             **entry.previous["metadata"],
             "resourceVersion": str(entry.resource_version),
         }
-        return _encode("DELETED", resource, gone)
+        return _encode("DELETED", resource, deleted_view)
     return None
 
 
