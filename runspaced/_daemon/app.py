@@ -12,19 +12,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from .. import __version__
 from .._engine import RunspaceEngine
 from .access import AccessLogMiddleware
-from .auth import BearerAuthMiddleware
+from .auth import PUBLIC_PATHS, BearerAuthMiddleware
 from .config import DaemonConfig
 from .context import DaemonContext
 from .events import build_events_router
 from .health import build_health_router
 from .limits import BodyLimitMiddleware
-from .problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from .problems import PROBLEM_MEDIA_TYPE, install_problem_handlers, unknown_query_problem
 from .runspaces import build_runspaces_router
 
 __all__ = ["create_app"]
@@ -37,15 +38,40 @@ _DESCRIPTION = (
 
 
 def _problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:
-    # FastAPI documents every response model as application/json; error responses are
-    # sent as application/problem+json, so the schema must say so.
+    # FastAPI documents every response model with the route's media type; error
+    # responses are sent as application/problem+json, so the schema must say so.
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
-                if status.isdigit() and int(status) >= 400 and "application/json" in content:
-                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+                if status.isdigit() and int(status) >= 400 and content:
+                    # The route's own media type (JSON, text) does not apply to errors.
+                    media = next(iter(content.values()))
+                    response["content"] = {PROBLEM_MEDIA_TYPE: media}
     return schema
+
+
+async def _reject_unknown_query(request: Request) -> None:
+    # A misspelt parameter (?wiat=30) would otherwise be ignored without a word.
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = {param.alias for param in route.dependant.query_params}
+    unknown = sorted({name for name in request.query_params if name not in known})
+    if unknown:
+        raise unknown_query_problem(unknown)
+
+
+def _require_bearer(schema: dict[str, Any]) -> None:
+    # Per operation, because the probes and /openapi.json stay public.
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer"}
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if path in PUBLIC_PATHS:
+            continue
+        for operation in operations.values():
+            operation["security"] = [{"bearer": []}]
 
 
 def create_app(engine: RunspaceEngine, config: DaemonConfig) -> FastAPI:
@@ -65,6 +91,7 @@ def create_app(engine: RunspaceEngine, config: DaemonConfig) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        dependencies=[Depends(_reject_unknown_query)],
     )
     app.state.daemon = context
     app.include_router(build_runspaces_router(config.max_wait_seconds))
@@ -86,10 +113,11 @@ def create_app(engine: RunspaceEngine, config: DaemonConfig) -> FastAPI:
                 routes=app.routes,
             )
             if config.token is not None:
-                schema.setdefault("components", {})["securitySchemes"] = {
-                    "bearer": {"type": "http", "scheme": "bearer"}
-                }
-                schema["security"] = [{"bearer": []}]
+                _require_bearer(schema)
+            # Callers choose among the operator's profiles, so the schema lists them.
+            create = schema.get("components", {}).get("schemas", {}).get("CreateRequest", {})
+            if "profile" in create.get("properties", {}):
+                create["properties"]["profile"]["enum"] = sorted(config.profiles)
             app.openapi_schema = _problem_media_types(schema)
         return app.openapi_schema
 

@@ -23,6 +23,7 @@ __all__ = [
     "Problem",
     "install_problem_handlers",
     "problem_response",
+    "unknown_query_problem",
     "validation_problem",
 ]
 
@@ -172,3 +173,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
+
+
+def unknown_query_problem(names: Sequence[str]) -> Problem:
+    """Return the 400 problem for query parameters that the route does not define."""
+    listed = [{"field": name, "message": "unknown query parameter"} for name in names]
+    detail = f"invalid field {names[0]!r}: unknown query parameter"
+    return Problem(400, "invalid-request", "Invalid request", detail, extra={"errors": listed})

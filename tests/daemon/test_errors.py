@@ -199,3 +199,12 @@ def test_unsynced_watch_is_503(tmp_path: Path) -> None:
             assert_problem(http.get("/v1/runspaces"), 503, "not-synced")
     finally:
         running.stop()
+
+
+def test_unknown_query_parameter_is_400(shared_http: httpx.Client) -> None:
+    body = assert_problem(
+        shared_http.get("/v1/runspaces", params={"stat": "ready"}), 400, "invalid-request"
+    )
+    assert body["errors"][0]["field"] == "stat"
+    response = shared_http.post("/v1/runspaces", params={"wiat": "5"}, json={"profile": "default"})
+    assert_problem(response, 400, "invalid-request")
