@@ -8,7 +8,7 @@ missing fields, because real pods omit most of them at some point of their life.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from .._types import Phase, RunspaceState, Verdict
 
@@ -115,14 +115,21 @@ def classify_pod(pod: _Pod, *, ready_when: ReadyWhen = "ready") -> Verdict:
     return Verdict(RunspaceState.CREATING, waiting_reason, waiting_message, progress)
 
 
+# Decoded JSON is made of plain dicts, and `isinstance(x, dict)` is a fast C check
+# where `isinstance(x, Mapping)` runs the slower ABC machinery, so dicts are tried
+# first. Other Mapping types are still accepted.
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    return isinstance(value, dict | Mapping)
+
+
 def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if _is_mapping(value) else {}
 
 
 def _sequence(value: object) -> Sequence[Mapping[str, Any]]:
     if not isinstance(value, list | tuple):
         return ()
-    return [item for item in value if isinstance(item, Mapping)]
+    return [item for item in value if _is_mapping(item)]
 
 
 def _conditions(status: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -136,7 +143,7 @@ def _conditions(status: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 def _state_of(container: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
     state = _mapping(container.get("state"))
     value = state.get(key)
-    return value if isinstance(value, Mapping) else None
+    return value if _is_mapping(value) else None
 
 
 def _container_failure(
