@@ -21,9 +21,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
 from .sim.cluster import SimCluster
+
+try:
+    import pytest
+except ImportError:  # pytest is a test dependency; running_sim_cluster works without it.
+    pytest = None  # type: ignore[assignment]
 
 __all__ = ["DEFAULT_TEST_TIME_SCALE", "running_sim_cluster", "sim_cluster"]
 
@@ -42,8 +45,7 @@ async def running_sim_cluster(**options: Any) -> AsyncIterator[SimCluster]:
         yield cluster
 
 
-@pytest.fixture
-async def sim_cluster(request: pytest.FixtureRequest) -> AsyncIterator[SimCluster]:
+async def _sim_cluster(request: pytest.FixtureRequest) -> AsyncIterator[SimCluster]:
     """Start a simulated cluster for one test and stop it afterwards.
 
     Options come from ``@pytest.mark.sim_cluster(nodes=..., history_size=..., ...)`` on
@@ -53,6 +55,10 @@ async def sim_cluster(request: pytest.FixtureRequest) -> AsyncIterator[SimCluste
     options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     async with running_sim_cluster(**options) as cluster:
         yield cluster
+
+
+if pytest is not None:
+    sim_cluster = pytest.fixture(name="sim_cluster")(_sim_cluster)
 
 
 def pytest_configure(config: pytest.Config) -> None:

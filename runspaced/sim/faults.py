@@ -143,7 +143,8 @@ class Faults:
 
         The response carries a Status body with `status` (e.g. 500, 503, 429, 403, 410).
         `retry_after` (seconds) sets the Retry-After header; 429 always sends one
-        (default 1 s). Watch requests fail before their stream starts.
+        (default 1 s). Watch requests fail before their stream starts, except 410, which
+        a watch receives as an ERROR event on a 200 stream, as from a real server.
         """
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")

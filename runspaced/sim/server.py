@@ -222,12 +222,23 @@ class ApiServer:
         failure = self.faults.take_failure(request.method, path)
         if failure is not None:
             log.info("sim.request.failed_by_fault", verb=verb, path=path, code=failure.code)
+            if verb == "watch" and failure.code == 410:
+                # A real server reports an expired watch as an ERROR event on a 200 stream.
+                return await self._watch_error(request, failure)
             raise failure
         if verb not in target.resource.verbs and not (
             target.subresource and verb in ("get", "update", "patch")
         ):
             raise method_not_supported(target.resource.plural, verb, target.resource.group)
         return await self._serve(request, target, verb)
+
+    async def _watch_error(self, request: web.Request, error: ApiError) -> web.StreamResponse:
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(orjson.dumps({"type": "ERROR", "object": error.body}) + b"\n")
+        await response.write_eof()
+        return response
 
     def _discovery(self, path: str) -> JsonObject | None:
         if path == "/version":

@@ -256,3 +256,17 @@ async def test_client_disconnect_ends_watch(
             break
         await asyncio.sleep(0.02)
     assert sim_cluster.store.subscription_count == 0
+
+
+async def test_fail_next_410_on_watch_is_error_event(
+    core: client.CoreV1Api, sim_cluster: SimCluster
+) -> None:
+    sim_cluster.faults.fail_next(1, "GET", "/api/v1/namespaces/default/pods", 410)
+    current = str(sim_cluster.store.resource_version)
+    lines, response = await read_watch_lines(
+        core.list_namespaced_pod, "default", resource_version=current, timeout_seconds=1
+    )
+    assert response.status == 200
+    assert [e["type"] for e in lines] == ["ERROR"]
+    assert lines[0]["object"]["code"] == 410
+    assert lines[0]["object"]["reason"] == "Expired"
