@@ -63,16 +63,17 @@ def pod_record(pod: Mapping[str, Any], *, ready_when: ReadyWhen = "ready") -> Po
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
     containers = spec.get("containers") or [{}]
-    first = containers[0] if isinstance(containers[0], Mapping) else {}
+    # `dict` first: a C fast path for decoded JSON before the slower Mapping ABC check.
+    first = containers[0] if isinstance(containers[0], dict | Mapping) else {}
     ports = first.get("ports") or [{}]
-    port = ports[0].get("containerPort") if isinstance(ports[0], Mapping) else None
+    port = ports[0].get("containerPort") if isinstance(ports[0], dict | Mapping) else None
     labels = metadata.get("labels") or {}
     return PodRecord(
         name=str(metadata.get("name", "")),
         namespace=str(metadata.get("namespace", "")),
         uid=metadata.get("uid"),
         resource_version=metadata.get("resourceVersion"),
-        labels=dict(labels) if isinstance(labels, Mapping) else {},
+        labels=dict(labels) if isinstance(labels, dict | Mapping) else {},
         node=spec.get("nodeName"),
         pod_ip=status.get("podIP") or None,
         image=first.get("image"),
