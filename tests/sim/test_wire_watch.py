@@ -369,3 +369,25 @@ async def test_watch_on_object_url(core: client.CoreV1Api, sim_cluster: SimClust
     names = {json.loads(line)["object"]["metadata"]["name"] async for line in response.content}
     response.close()
     assert names == {"one"}
+
+
+async def test_rv_zero_list_ignores_limit(core: client.CoreV1Api) -> None:
+    for index in range(3):
+        await core.create_namespaced_pod("default", unschedulable_pod(f"cached-{index}"))
+    listed = await core.list_namespaced_pod("default", limit=1, resource_version="0")
+    assert len(listed.items) == 3
+    assert listed.metadata._continue is None
+
+
+async def test_rv_with_limit_reads_exact(core: client.CoreV1Api) -> None:
+    first = await core.create_namespaced_pod("default", unschedulable_pod("exact-a"))
+    await core.create_namespaced_pod("default", unschedulable_pod("exact-b"))
+    listed = await core.list_namespaced_pod(
+        "default", limit=10, resource_version=first.metadata.resource_version
+    )
+    assert [p.metadata.name for p in listed.items] == ["exact-a"]
+    assert listed.metadata.resource_version == first.metadata.resource_version
+    newest = await core.list_namespaced_pod(
+        "default", resource_version=first.metadata.resource_version
+    )
+    assert [p.metadata.name for p in newest.items] == ["exact-a", "exact-b"]

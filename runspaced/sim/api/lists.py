@@ -5,6 +5,11 @@ Continue tokens have the real server's form: base64url (no padding) of
 returned object's ``namespace/name``. Every page of one list is served from the store's
 state at resourceVersion N, so the list resourceVersion stays constant across pages; a
 token older than the store's history gets 410 Expired.
+
+resourceVersion semantics: unset means the newest state, "0" any state (served here as
+the newest, with limit ignored as the real server's watch cache does), N with
+resourceVersionMatch=Exact (or with a limit and no match) exactly N, otherwise not
+older than N.
 """
 
 from __future__ import annotations
@@ -169,7 +174,11 @@ def list_objects(store: ObjectStore, target: Target, query: ListQuery, selector:
         list_rv, start_key = decode_continue(query.continue_token)
         if list_rv == -1:
             list_rv = store.resource_version
-    elif query.resource_version_match == "Exact":
+    elif query.resource_version_match == "Exact" or (
+        # The real server keeps this legacy rule: a resourceVersion with a limit and no
+        # resourceVersionMatch is an exact read, which gets 410 once compacted.
+        query.limit and not query.resource_version_match and query.resource_version not in ("", "0")
+    ):
         list_rv = _parse_rv(query.resource_version)
     else:
         list_rv = store.resource_version
@@ -201,14 +210,18 @@ def list_objects(store: ObjectStore, target: Target, query: ListQuery, selector:
     matching = objects if selector.empty else [o for o in objects if selector.matches(o)]
     metadata: JsonObject = {"resourceVersion": str(list_rv)}
     page = matching
-    if query.limit and len(matching) > query.limit:
-        page = matching[: query.limit]
+
+    # resourceVersion "0" lists come from the real server's watch cache, which ignores
+    # limit and returns every item (kube-apiserver since 1.13).
+    limit = 0 if query.resource_version == "0" and not query.continue_token else query.limit
+    if limit and len(matching) > limit:
+        page = matching[:limit]
         last = page[-1]["metadata"]
         metadata["continue"] = encode_continue(
             list_rv, storage_key(last.get("namespace"), last["name"])
         )
         if selector.empty:
-            metadata["remainingItemCount"] = len(matching) - query.limit
+            metadata["remainingItemCount"] = len(matching) - limit
     return {
         "kind": f"{resource.kind}List",
         "apiVersion": resource.api_version,
