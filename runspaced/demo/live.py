@@ -55,7 +55,8 @@ def describe(info: RunspaceInfo, probe: ProbeResult | None = None) -> str:
     """Return the most telling text about a runspace: probe response, reason or latest Event."""
     if probe is not None:
         return f"GET http://{probe.endpoint}/ -> {probe.describe()}"
-    if info.state in (RunspaceState.ERROR, RunspaceState.TIMEOUT) and info.reason:
+    # A failed runspace keeps its reason through TERMINATING and DELETED.
+    if info.state is not RunspaceState.CREATING and info.reason:
         return f"{info.reason}: {info.message}" if info.message else info.reason
     if info.state is RunspaceState.READY and info.endpoint is not None:
         return f"endpoint {info.endpoint}"
@@ -144,8 +145,13 @@ class LiveView:
             self._cursor_hidden = False
         self._stream.flush()
 
-    def lines(self, width: int) -> list[str]:
-        """Return the table as lines of at most `width` visible characters."""
+    def lines(self, width: int, height: int | None = None) -> list[str]:
+        """Return the table as lines of at most `width` visible characters.
+
+        With `height`, at most that many lines: runspaces that do not fit are counted
+        on a last line instead, those not yet DELETED shown first. The cursor cannot
+        move above the top of the screen, so a taller table could not be redrawn.
+        """
         elapsed = time.monotonic() - self._started
         counts: dict[str, int] = {}
         for info in self._rows.values():
@@ -153,14 +159,25 @@ class LiveView:
         tally = ", ".join(f"{count} {state}" for state, count in counts.items())
         header = f"{self._title}  {elapsed:5.1f}s  {self._stage}"
         result = [_cut(header, width), _cut(f"  {tally}", width), ""]
-        for runspace_id, info in self._rows.items():
-            result.append(self._row(info, self._probes.get(runspace_id), width))
+
+        rows = list(self._rows.values())
+        room = len(rows) if height is None else max(1, height - len(result))
+        if len(rows) > room:
+            rows.sort(key=lambda info: info.state is RunspaceState.DELETED)
+            hidden = len(rows) - (room - 1)
+            rows = rows[: room - 1]
+        else:
+            hidden = 0
+        for info in rows:
+            result.append(self._row(info, self._probes.get(info.id), width))
+        if hidden:
+            result.append(_cut(f"  ... and {hidden} more (all are in the summary)", width))
         return result
 
     def draw(self) -> None:
         """Redraw the whole table over the previous one."""
-        width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)
-        lines = self.lines(width)
+        size = shutil.get_terminal_size((100, 24))
+        lines = self.lines(max(20, size.columns - 1), max(5, size.lines - 1))
         parts: list[str] = []
         if not self._cursor_hidden:
             parts.append("\x1b[?25l")

@@ -145,3 +145,19 @@ def test_stdlib_logging_held_until_block_ends() -> None:
     text = err.getvalue()
     assert "aiohttp.server: Error handling request" in text
     assert "not shown" not in text
+
+
+def test_live_view_caps_height() -> None:
+    view = LiveView(io.StringIO(), title="demo", colour=False)
+    for index in range(30):
+        info = replace(_CREATING, id=f"demo-{index:03d}")
+        if index < 5:
+            info = replace(info, state=RunspaceState.DELETED)
+        view.update(RunspaceChange(info, None, index + 1))
+
+    lines = view.lines(80, 12)
+
+    assert len(lines) == 12
+    assert lines[-1] == "  ... and 22 more (all are in the summary)"
+    shown = [line.split()[0] for line in lines[3:-1]]
+    assert shown == [f"demo-{index:03d}" for index in range(5, 13)]
