@@ -262,6 +262,8 @@ class ObjectHandlers:
         if removed is None:
             raise not_found(resource.plural, target.name, resource.group)
         if resource.plural == "namespaces":
+            # NOTE: the namespace goes at once, with its objects left in the store; a real
+            # server sets phase Terminating and deletes the contents first.
             return 200, with_kind(resource, removed)
         details: JsonObject = {"name": target.name, "kind": resource.plural}
         if resource.group:
@@ -314,6 +316,8 @@ class ObjectHandlers:
             grace = 0
 
         if grace == 0:
+            # NOTE: metadata.finalizers are not honoured: the pod goes now, where a real
+            # server keeps it with a deletionTimestamp until the finalizers are removed.
             removed = self._store.remove("pods", target.namespace, target.name)
             if removed is None:
                 raise not_found("pods", target.name)
