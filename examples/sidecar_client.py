@@ -50,7 +50,7 @@ def main() -> int:
         print(f"created {runspace['id']}, ready at {runspace['endpoint']['url']}")
 
         try:
-            # 2. Use it: the endpoint is a plain TCP address; this image answers HTTP.
+            # 2. Use it: the endpoint is a plain TCP address; this image serves HTTP.
             answer = httpx.get(runspace["endpoint"]["url"], timeout=10)
             print(f"GET / -> {answer.status_code}: {answer.text.strip()[:80]}")
             if answer.status_code != 200:

@@ -1,7 +1,7 @@
 """CLI commands that talk to a running daemon: create, list, get, wait, delete, events.
 
-Exit status: 0 on success; 1 when the runspace ended in error, timed out, was deleted
-while waited for, or was still creating when the wait ended; 2 for a usage error, an
+Exit status 0 means success. 1 means the runspace ended in error, timed out, was deleted
+during the wait, or was still creating when the wait ended. 2 means a usage error, an
 unreachable daemon or a request the daemon rejected. Every failure prints one line on
 stderr saying what failed and what to do.
 """

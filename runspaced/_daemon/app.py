@@ -39,7 +39,7 @@ _DESCRIPTION = (
 
 def _problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:
     # FastAPI documents every response model with the route's media type; error
-    # responses are sent as application/problem+json, so the schema must say so.
+    # responses are sent as application/problem+json, so the schema documents that type.
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             for status, response in operation.get("responses", {}).items():

@@ -46,7 +46,7 @@ class DaemonConfig:
 
     `namespace` None means the kubeconfig context's namespace (or ``default``).
     `token` is the bearer token read from `token_file`, or None when authentication is off.
-    `engine` holds extra `EngineSettings` keyword settings from the file's ``engine`` table.
+    `engine` contains extra `EngineSettings` keyword settings from the file's ``engine`` table.
     """
 
     listen_host: str = "127.0.0.1"

@@ -1,9 +1,9 @@
 """Error responses as RFC 9457 problem details (``application/problem+json``).
 
-Every error the daemon returns goes through here: `Problem` raised by a route, Starlette's
-HTTP errors (unknown route, wrong method), FastAPI's request validation errors (mapped to
-400 with the invalid fields listed), and any unexpected exception (500, logged once, with
-no internal detail in the body). Problem ``type`` values are URNs of the form
+Every error the daemon returns goes through here. Routes raise `Problem`. Starlette's HTTP
+errors (unknown route, wrong method) and FastAPI's request validation errors (400, with
+the invalid fields listed) are converted. An exception that escapes a route becomes a
+500 problem in `runspaced._daemon.access`. Problem ``type`` values are URNs of the form
 ``urn:runspaced:problem:<slug>``; docs/daemon.md lists them.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,8 +28,6 @@ __all__ = [
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _TYPE_PREFIX = "urn:runspaced:problem:"
-
-log = structlog.get_logger("runspaced.daemon")
 
 # Slug and title for the HTTP errors Starlette raises itself.
 _HTTP_DEFAULTS: dict[int, tuple[str, str]] = {
@@ -150,29 +147,11 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(problem, request.url.path)
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error(
-        "request.failed",
-        method=request.method,
-        path=request.url.path,
-        error=repr(exc),
-        exc_info=exc,
-    )
-    problem = Problem(
-        500,
-        "internal-error",
-        "Internal server error",
-        "the daemon failed to handle the request; its log has the details",
-    )
-    return problem_response(problem, request.url.path)
-
-
 def install_problem_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every error into problem+json."""
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)
 
 
 def unknown_query_problem(names: Sequence[str]) -> Problem:

@@ -2,8 +2,8 @@
 
 `Daemon.serve` owns the whole lifetime. In order: bind the listening socket, start the
 simulated cluster (``--simulate`` only), enter the engine and the background tasks, run
-uvicorn. On SIGTERM or SIGINT it stops accepting connections, makes waits answer and
-event streams end, lets in-flight requests finish within ``shutdown_timeout`` seconds,
+uvicorn. On SIGTERM or SIGINT it stops accepting connections, makes pending waits
+return and event streams end, lets in-flight requests finish within ``shutdown_timeout`` seconds,
 closes the watch and returns, so the process exits 0. Pods stay in the cluster; the next
 daemon adopts them.
 """

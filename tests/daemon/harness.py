@@ -98,7 +98,7 @@ class RunningDaemon:
         return httpx.Client(base_url=self.url, **kwargs)
 
     def start(self) -> RunningDaemon:
-        """Start serving and wait until /readyz answers 200."""
+        """Start serving and wait until /readyz returns 200."""
         self._thread.start()
         if not self.daemon.started.wait(30):
             raise RuntimeError(f"daemon did not start: {self.error!r}")

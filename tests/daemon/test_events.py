@@ -44,7 +44,7 @@ def collect(
     headers: dict[str, str] | None = None,
     action: Callable[[], None] | None = None,
 ) -> list[Event]:
-    """Open the stream, run `action` once subscribed, and read until `until` holds or the stream ends."""
+    """Open the stream, run `action` once subscribed, and read until `until` is true or the stream ends."""
     events: list[Event] = []
     with http.stream("GET", path, headers=headers, timeout=httpx.Timeout(10.0)) as response:
         assert response.status_code == 200
