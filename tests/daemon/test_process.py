@@ -97,7 +97,16 @@ def test_sigterm_drains_and_exits_zero(tmp_path: Path) -> None:
             threads = [threading.Thread(target=long_poll), threading.Thread(target=stream)]
             for thread in threads:
                 thread.start()
-            time.sleep(0.5)
+            # Send the signal only once both requests are inside the daemon.
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                metrics = http.get("/metrics").text
+                if (
+                    "runspaced_daemon_waiting_requests 1" in metrics
+                    and "runspaced_sse_subscribers 1" in metrics
+                ):
+                    break
+                time.sleep(0.05)
             sent_at = time.monotonic()
             process.send_signal(signal.SIGTERM)
             for thread in threads:
