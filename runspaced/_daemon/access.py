@@ -33,7 +33,10 @@ def set_runspace_id(scope: Scope, runspace_id: str) -> None:
 def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    if isinstance(path, str):
+        return path
+    # FastAPI serves /openapi.json without recording a route in the scope.
+    return "/openapi.json" if scope["path"] == "/openapi.json" else "unmatched"
 
 
 class AccessLogMiddleware:

@@ -14,7 +14,7 @@ import structlog
 
 from .config import ENV_PREFIX, ConfigError, load_config
 from .logs import configure_logging
-from .server import Daemon
+from .server import Daemon, bind_socket
 
 __all__ = ["configure", "run"]
 
@@ -116,18 +116,24 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     configure_logging(config.log_format, config.log_level)
-    daemon = Daemon(config)
+
+    # Bind first, so that an address in use is told apart from a cluster error.
     try:
-        asyncio.run(daemon.serve())
+        sock = bind_socket(config.listen_host, config.listen_port)
     except OSError as exc:
-        log.error("daemon.start_failed", listen=config.listen, error=str(exc))
+        log.error("daemon.listen_failed", listen=config.listen, error=str(exc))
         print(
-            f"runspaced serve: cannot listen on {config.listen}: {exc.strerror or exc}",
+            f"runspaced serve: cannot listen on {config.listen}: {exc.strerror or exc}; "
+            "choose another address with --listen",
             file=sys.stderr,
         )
         return 1
+
+    daemon = Daemon(config)
+    try:
+        asyncio.run(daemon.serve(sock))
     except Exception as exc:
         log.error("daemon.failed", error=repr(exc), exc_info=exc)
-        print(f"runspaced serve: {exc}", file=sys.stderr)
+        print(f"runspaced serve: failed: {exc}", file=sys.stderr)
         return 1
     return 0

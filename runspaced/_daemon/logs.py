@@ -46,8 +46,13 @@ def configure_logging(
     """
     stream = stream or sys.stderr
     console = log_format == "console" or (log_format == "auto" and stream.isatty())
+    # Tracebacks never show local variables: they can hold request headers and env values.
     renderer: Any = (
-        structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
+        structlog.dev.ConsoleRenderer(
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+        )
+        if console
+        else structlog.processors.JSONRenderer()
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -56,7 +61,8 @@ def configure_logging(
         redact_secrets,
     ]
     if not console:
-        shared.append(structlog.processors.dict_tracebacks)
+        transformer = structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        shared.append(structlog.processors.ExceptionRenderer(transformer))
 
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

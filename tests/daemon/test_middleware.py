@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from typing import Any
 
 import httpx
 import pytest
+import structlog
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -13,7 +17,7 @@ from starlette.routing import Route
 
 from runspaced._daemon.access import AccessLogMiddleware
 from runspaced._daemon.auth import token_matches
-from runspaced._daemon.logs import redact_secrets
+from runspaced._daemon.logs import configure_logging, redact_secrets
 from runspaced._daemon.metrics import DaemonMetrics, render_family
 
 
@@ -71,3 +75,35 @@ def test_metric_values_formatted() -> None:
     text = render_family("m", "gauge", "help", [({}, 3), ({"a": "b"}, float("nan"))])
     assert "m 3\n" in text
     assert 'm{a="b"} NaN' in text
+
+
+@pytest.mark.anyio
+async def test_openapi_route_label() -> None:
+    metrics = DaemonMetrics()
+    app = FastAPI()
+    app.add_middleware(AccessLogMiddleware, metrics=metrics)
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://daemon") as client:
+        await client.get("/openapi.json")
+        await client.get("/nowhere")
+    assert metrics.requests[("GET", "/openapi.json", "200")] == 1
+    assert metrics.requests[("GET", "unmatched", "404")] == 1
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_logged_traceback_hides_locals(log_format: str) -> None:
+    stream = io.StringIO()
+    configure_logging(log_format, "info", stream)
+    try:
+        # Built at run time, so the traceback's source lines do not contain it.
+        authorization = "Bearer " + "-".join(["secret", "in", "a", "local"])
+        raise ValueError(f"failed with {len(authorization)} characters")
+    except ValueError as exc:
+        structlog.get_logger("test").error("request.failed", exc_info=exc)
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    output = stream.getvalue()
+    assert "request.failed" in output
+    assert "ValueError" in output
+    assert "secret-in-a-local" not in output

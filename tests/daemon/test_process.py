@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -194,3 +195,30 @@ def test_restarted_daemon_adopts_and_honours_ttl(tmp_path: Path) -> None:
                 assert http.get(f"/v1/runspaces/{keep['id']}").json()["state"] == "ready"
         finally:
             second.stop()
+
+
+def test_start_failures_exit_1(tmp_path: Path) -> None:
+    config_file = tmp_path / "daemon.yaml"
+    config_file.write_text("profiles:\n  web:\n    image: python:3.12\n")
+
+    missing = spawn(
+        "--config",
+        str(config_file),
+        "--kubeconfig",
+        str(tmp_path / "missing"),
+        "--listen",
+        "127.0.0.1:0",
+    )
+    _, stderr = missing.communicate(timeout=60)
+    assert missing.returncode == 1
+    assert "failed: kubeconfig not found" in stderr
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = spawn("--simulate", "--listen", f"127.0.0.1:{port}")
+        _, stderr = busy.communicate(timeout=60)
+    assert busy.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in stderr
+    assert "--listen" in stderr
