@@ -243,7 +243,12 @@ async def serve_watch(
             timeout,
             options,
         )
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:
+        # The client went away mid-write: a normal end for a watch, not a server error.
+        subscription.close("client gone")
+        log.debug("sim.watch.client_gone", resource=resource.plural)
+        return response
+    except asyncio.CancelledError:
         subscription.close("client gone")
         raise
     finally:
