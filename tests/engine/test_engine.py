@@ -270,13 +270,18 @@ async def test_missing_namespace_is_api_error(engine_factory: EngineFactory) -> 
     assert engine.list() == []
 
 
-async def test_forbidden_is_not_retried(engine: RunspaceEngine, sim_cluster: SimCluster) -> None:
-    sim_cluster.faults.fail_next(1, "POST", "/api/v1/namespaces/*/pods", 403)
+@pytest.mark.parametrize("status", [403, 422])
+async def test_rejection_is_not_retried(
+    engine: RunspaceEngine, sim_cluster: SimCluster, status: int
+) -> None:
+    sim_cluster.faults.fail_next(1, "POST", "/api/v1/namespaces/*/pods", status)
 
     with pytest.raises(RunspaceApiError) as caught:
         await engine.create(RunspaceSpec(image="python:3.12"))
 
-    assert caught.value.status == 403
+    assert caught.value.status == status
+    assert caught.value.message
+    assert sim_cluster.requests.count("create") == 1
     assert engine.list() == []
     assert sim_cluster.store.list("pods", "default") == []
 
@@ -371,3 +376,60 @@ async def test_event_before_create_response(
     assert created.state is RunspaceState.READY
     info = await engine.wait(created.id, timeout=5)
     assert info.state is RunspaceState.READY
+
+
+async def test_outcome_kept_for_retention(engine_factory: EngineFactory) -> None:
+    async with engine_factory(retention=0.5) as engine:
+        created = await engine.create(RunspaceSpec(image="example.com/does-not-exist:1"))
+        with pytest.raises(RunspaceFailed):
+            await engine.wait(created.id, timeout=20)
+
+        kept = engine.get(created.id)
+        assert kept is not None
+        assert kept.reason in {"ErrImagePull", "ImagePullBackOff"}
+        with pytest.raises(RunspaceFailed) as late:
+            await engine.wait(created.id)
+        assert late.value.reason == kept.reason
+
+        deadline = anyio.current_time() + 15
+        while engine.get(created.id) is not None:
+            assert anyio.current_time() < deadline, "outcome never expired"
+            await anyio.sleep(0.05)
+
+    assert engine.list() == []
+
+
+async def test_watch_builds_no_client_models(
+    engine: RunspaceEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubernetes_asyncio.client import models
+
+    built: list[str] = []
+
+    def record(self: object, *args: object, **kwargs: object) -> None:
+        built.append(type(self).__name__)
+
+    for name in ("V1Pod", "V1PodList", "V1PodStatus", "V1ObjectMeta", "CoreV1Event"):
+        monkeypatch.setattr(getattr(models, name), "__init__", record)
+
+    info = await engine.create_and_wait(RunspaceSpec(image="python:3.12"), timeout=20)
+    await engine.delete(info.id)
+    await wait_for_state(engine, info.id, RunspaceState.DELETED)
+
+    assert built == []
+
+
+async def test_events_watch_failure_blocks_nothing(
+    engine_factory: EngineFactory, sim_cluster: SimCluster
+) -> None:
+    sim_cluster.faults.fail_next(10_000, "GET", "/api/v1/namespaces/*/events", 500)
+
+    async with engine_factory() as engine:
+        await engine.wait_synced(10)
+        info = await engine.create_and_wait(RunspaceSpec(image="python:3.12"), timeout=20)
+        health = engine.health()
+
+    assert info.state is RunspaceState.READY
+    assert info.detail is None
+    assert health.events_watch_synced is False
+    assert health.synced
