@@ -35,7 +35,7 @@ class RunspaceState(enum.StrEnum):
 
     - CREATING -> READY | ERROR | TIMEOUT | TERMINATING | DELETED
     - READY -> ERROR | TERMINATING | DELETED (a ready pod can still crash or be evicted)
-    - ERROR, TIMEOUT -> TERMINATING (only on `delete()`)
+    - ERROR, TIMEOUT -> TERMINATING | DELETED (only on `delete()`)
     - TERMINATING -> DELETED
 
     ERROR and TIMEOUT keep their reason while the engine deletes the failed pod, so a
