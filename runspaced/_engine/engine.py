@@ -61,6 +61,9 @@ __all__ = ["RunspaceEngine"]
 
 log = structlog.get_logger("runspaced.engine")
 
+# Random 10-character ids collide almost never, so repeated 409s mean something else.
+_MAX_ID_COLLISIONS = 3
+
 _Transition = Callable[[Runspace, float, datetime], list[Effect]]
 
 
@@ -288,6 +291,7 @@ class RunspaceEngine:
         runspace = self._register(spec)
         self._creating.add(runspace.id)
         sent = False
+        collisions = 0
         try:
             while True:
                 manifest = build_pod_manifest(
@@ -307,6 +311,11 @@ class RunspaceEngine:
                     if error.status == 409:
                         if await self._is_own_pod(runspace.id, token):
                             break
+                        collisions += 1
+                        if collisions > _MAX_ID_COLLISIONS:
+                            raise RunspaceApiError(
+                                runspace.id, error.reason, error.message, status=409
+                            ) from error
                         self._log.info("runspace.id_collided", runspace_id=runspace.id)
                         self._creating.discard(runspace.id)
                         self._forget(runspace.id)
@@ -314,35 +323,29 @@ class RunspaceEngine:
                         self._creating.add(runspace.id)
                         sent = False
                         continue
-                    if error.is_transient and time.monotonic() < retry_until:
-                        delay = backoff.next_delay(error.retry_after)
-                        self._log.warning(
-                            "runspace.create_retry_scheduled",
-                            runspace_id=runspace.id,
-                            attempt=backoff.attempt,
-                            delay_s=round(delay, 3),
-                            error=str(error),
-                        )
-                        await anyio.sleep(delay)
-                        continue
-                    raise RunspaceApiError(
-                        runspace.id, error.reason, error.message, status=error.status
-                    ) from error
+                    if not (error.is_transient and time.monotonic() < retry_until):
+                        raise RunspaceApiError(
+                            runspace.id, error.reason, error.message, status=error.status
+                        ) from error
+                    failure: Exception = error
+                    retry_after = error.retry_after
                 except TransportError as error:
-                    if time.monotonic() < retry_until:
-                        delay = backoff.next_delay()
-                        self._log.warning(
-                            "runspace.create_retry_scheduled",
-                            runspace_id=runspace.id,
-                            attempt=backoff.attempt,
-                            delay_s=round(delay, 3),
-                            error=str(error),
-                        )
-                        await anyio.sleep(delay)
-                        continue
-                    raise RunspaceApiError(
-                        runspace.id, "ConnectionFailed", str(error), status=0
-                    ) from error
+                    if time.monotonic() >= retry_until:
+                        raise RunspaceApiError(
+                            runspace.id, "ConnectionFailed", str(error), status=0
+                        ) from error
+                    failure = error
+                    retry_after = None
+
+                delay = backoff.next_delay(retry_after)
+                self._log.warning(
+                    "runspace.create_retry_scheduled",
+                    runspace_id=runspace.id,
+                    attempt=backoff.attempt,
+                    delay_s=round(delay, 3),
+                    error=str(failure),
+                )
+                await anyio.sleep(delay)
         except BaseException as error:
             self._creating.discard(runspace.id)
             self._abandon(runspace, sent=sent, error=error)
@@ -546,8 +549,13 @@ class RunspaceEngine:
             event.set()
 
     def _abandon(self, runspace: Runspace, *, sent: bool, error: BaseException) -> None:
-        """Clean up after a create that failed or was cancelled."""
-        if isinstance(error, RunspaceApiError) and error.status in (403, 404, 422):
+        """Clean up after a create that failed or was cancelled.
+
+        A rejection (4xx other than 429) created no pod, and after a 409 the name
+        belongs to a pod that is not ours: forget the runspace and delete nothing.
+        Otherwise the request may have reached the server, so the pod is deleted.
+        """
+        if isinstance(error, RunspaceApiError) and _is_rejection(error.status):
             self._log.info(
                 "runspace.create_rejected",
                 runspace_id=runspace.id,
@@ -735,6 +743,11 @@ class RunspaceEngine:
             )
         error: RunspaceError = RunspaceFailed(runspace.id, info.reason, info.message, info)
         raise error
+
+
+def _is_rejection(status: int) -> bool:
+    """True for a 4xx status that retrying cannot fix (every 4xx but 429)."""
+    return 400 <= status < 500 and status != 429
 
 
 def _settings_dict(settings: EngineSettings) -> dict[str, Any]:

@@ -433,3 +433,14 @@ async def test_events_watch_failure_blocks_nothing(
     assert info.detail is None
     assert health.events_watch_synced is False
     assert health.synced
+
+
+async def test_repeated_conflicts_give_up(engine: RunspaceEngine, sim_cluster: SimCluster) -> None:
+    sim_cluster.faults.fail_next(10, "POST", "/api/v1/namespaces/*/pods", 409)
+
+    with pytest.raises(RunspaceApiError) as caught:
+        await engine.create(RunspaceSpec(image="python:3.12"))
+
+    assert caught.value.status == 409
+    assert sim_cluster.requests.count("create") == 4
+    assert engine.list() == []
