@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 import anyio
@@ -42,3 +42,20 @@ async def wait_pod_gone(cluster: SimCluster, name: str, timeout: float = 10.0) -
         if time.monotonic() > deadline:
             raise TimeoutError(f"pod {name} still exists after {timeout} s")
         await anyio.sleep(0.02)
+
+
+class RecordingSink:
+    """A watch sink that keeps every snapshot and event, for tests of ResourceWatch."""
+
+    def __init__(self) -> None:
+        self.snapshots: list[list[str]] = []
+        self.events: list[tuple[str, str]] = []
+
+    def on_list_started(self) -> None:
+        pass
+
+    def on_listed(self, items: Sequence[str], resource_version: str) -> None:
+        self.snapshots.append(list(items))
+
+    def on_event(self, event_type: str, item: str) -> None:
+        self.events.append((event_type, item))

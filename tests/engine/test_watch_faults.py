@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
 import pytest
-from engine_support import EngineFactory, wait_for_state, wait_pod_gone
+from engine_support import EngineFactory, RecordingSink, wait_for_state, wait_pod_gone
 from kubernetes_asyncio.client import ApiClient, Configuration
 from structlog.testing import capture_logs
 
@@ -54,23 +54,6 @@ async def _wait_until(predicate: Any, timeout: float = 10.0) -> None:
         await anyio.sleep(0.02)
 
 
-class _Snapshots:
-    """A watch sink that keeps every snapshot and event."""
-
-    def __init__(self) -> None:
-        self.snapshots: list[list[str]] = []
-        self.events: list[tuple[str, str]] = []
-
-    def on_list_started(self) -> None:
-        pass
-
-    def on_listed(self, items: Sequence[str], resource_version: str) -> None:
-        self.snapshots.append(list(items))
-
-    def on_event(self, event_type: str, item: str) -> None:
-        self.events.append((event_type, item))
-
-
 async def _api_client(cluster: SimCluster) -> ApiClient:
     from kubernetes_asyncio import config
 
@@ -94,7 +77,7 @@ async def test_list_restarts_on_expired_continue(sim_cluster: SimCluster) -> Non
             sim_cluster.faults.compact()
         return str(obj["metadata"]["name"])
 
-    sink = _Snapshots()
+    sink = RecordingSink()
     client = await _api_client(sim_cluster)
     watch = ResourceWatch(
         KubeTransport(client),

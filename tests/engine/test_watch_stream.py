@@ -8,12 +8,13 @@ kubernetes-asyncio client.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import anyio
 import pytest
 from aiohttp import web
+from engine_support import RecordingSink
 from kubernetes_asyncio.client import ApiClient, Configuration
 from structlog.testing import capture_logs
 
@@ -103,26 +104,11 @@ async def scripted() -> AsyncIterator[tuple[_ScriptedServer, str]]:
     await runner.cleanup()
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.snapshots: list[list[str]] = []
-        self.events: list[tuple[str, str]] = []
-
-    def on_list_started(self) -> None:
-        pass
-
-    def on_listed(self, items: Sequence[str], resource_version: str) -> None:
-        self.snapshots.append(list(items))
-
-    def on_event(self, event_type: str, item: str) -> None:
-        self.events.append((event_type, item))
-
-
 async def test_scripted_stream_rules(scripted: tuple[_ScriptedServer, str]) -> None:
     server, url = scripted
     configuration = Configuration(host=url)
     client = ApiClient(configuration=configuration)
-    sink = _Recorder()
+    sink = RecordingSink()
     watch = ResourceWatch(
         KubeTransport(client),
         path=PATH,
