@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import subprocess
@@ -241,8 +242,11 @@ async def compare(args: argparse.Namespace) -> dict[str, Any]:
     workload = build_workload(rng, catalogue, args.runspaces, args.failing_share)
     nodes = max(3, -(-args.runspaces // 100) + 1)
 
-    with tempfile.TemporaryDirectory(prefix="runspaced-compare-") as directory:
-        workdir = Path(directory)
+    with contextlib.ExitStack() as stack:
+        if args.workdir:
+            workdir = Path(args.workdir)
+        else:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rs-compare-")))
         scenario_path = workdir / "scenario.yaml"
         scenario_path.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
         providers: dict[str, Any] = {}
@@ -285,8 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--time-scale",
         type=float,
-        default=0.5,
-        help="simulator time scale: multiplies every simulated delay (default 0.5)",
+        default=1.0,
+        help="simulator time scale: multiplies every simulated delay (default 1.0)",
     )
     parser.add_argument(
         "--failing-share",
@@ -312,6 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="overall limit of the run in seconds (default 3600)",
     )
     parser.add_argument("--seed", type=int, default=20240501, help="random seed of the workload")
+    parser.add_argument(
+        "--workdir",
+        metavar="DIR",
+        help="keep the scenario, plans, results and logs in DIR (default: a temp dir)",
+    )
     args = parser.parse_args(argv)
 
     args.providers = [name.strip() for name in args.providers.split(",") if name.strip()]
@@ -325,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.timeout = min(args.timeout, 120.0)
     if args.runspaces < 1:
         parser.error("--runspaces must be at least 1")
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
 
     results = asyncio.run(asyncio.wait_for(compare(args), args.timeout))
     write_json(args.json, results)
