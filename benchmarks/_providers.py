@@ -32,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import quiet_logging
 
+from runspaced._types import DEFAULT_RESOURCES
+
 __all__ = ["PROVIDERS", "plain_pod_manifest"]
 
 POLL_INTERVAL = 0.1
@@ -43,8 +45,9 @@ PROGRESS_REASONS = frozenset({"ContainerCreating", "PodInitializing"})
 def plain_pod_manifest(name: str, image: str) -> dict[str, Any]:
     """Return the pod a provider without runspaced creates: the same container as the engine's.
 
-    It has the same TCP readiness probe, restartPolicy and security settings as the
-    engine's manifest, so every provider waits for identical pods.
+    It has the same resources, TCP readiness probe, restartPolicy and security
+    settings as the engine's manifest, so every provider waits for identical pods
+    that the scheduler places alike.
     """
     return {
         "apiVersion": "v1",
@@ -67,6 +70,10 @@ def plain_pod_manifest(name: str, image: str) -> dict[str, Any]:
                     "ports": [
                         {"name": "runspace", "containerPort": CONTAINER_PORT, "protocol": "TCP"}
                     ],
+                    "resources": {
+                        "requests": dict(DEFAULT_RESOURCES.requests),
+                        "limits": dict(DEFAULT_RESOURCES.limits),
+                    },
                     "readinessProbe": {
                         "tcpSocket": {"port": CONTAINER_PORT},
                         "periodSeconds": 1,

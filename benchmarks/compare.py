@@ -240,7 +240,9 @@ async def compare(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     scenario, catalogue = build_scenario(rng, images=64, failing_share=0.25)
     workload = build_workload(rng, catalogue, args.runspaces, args.failing_share)
-    nodes = max(3, -(-args.runspaces // 100) + 1)
+    # Each pod requests 100m CPU (the engine's default) and a node has 4 CPUs, so a
+    # node holds 40 of them; the spare nodes keep every pod schedulable at once.
+    nodes = max(3, args.runspaces // 32 + 2)
 
     with contextlib.ExitStack() as stack:
         if args.workdir:

@@ -120,3 +120,28 @@ def test_judge_outcome_kinds(
     else:
         assert verdicts["wrong"] == {wrong_kind: 1}
         assert verdicts["latencies_ms"] == []
+
+
+def test_plain_manifest_matches_engine_pod() -> None:
+    from _providers import plain_pod_manifest
+
+    from runspaced import RunspaceSpec
+    from runspaced._kube.manifest import build_pod_manifest
+
+    engine_pod = build_pod_manifest(
+        RunspaceSpec(image="bench.local/app:v1"),
+        runspace_id="rs-x",
+        namespace="ns",
+        create_token="token",
+        run_as_user=65532,
+        readiness_probe=True,
+        extra_labels={},
+    )
+    plain_pod = plain_pod_manifest("rs-x", "bench.local/app:v1")
+    engine_container = engine_pod["spec"]["containers"][0]
+    plain_container = plain_pod["spec"]["containers"][0]
+
+    assert plain_container["resources"] == engine_container["resources"]
+    assert plain_container["readinessProbe"] == engine_container["readinessProbe"]
+    assert plain_container["ports"] == engine_container["ports"]
+    assert plain_pod["spec"]["restartPolicy"] == engine_pod["spec"]["restartPolicy"]
