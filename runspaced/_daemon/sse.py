@@ -57,13 +57,21 @@ def encode_comment(text: str) -> bytes:
     return b": " + text.encode() + b"\n\n"
 
 
-def _change_kind(change: RunspaceChange) -> str:
+def _change_kind(change: RunspaceChange) -> str | None:
+    """Return the SSE event name, or None for a change a client cannot see (node, IP)."""
     previous = change.previous
-    if previous is None or previous.state != change.info.state:
+    info = change.info
+    if previous is None or previous.state != info.state:
         return "state"
-    if previous.phase != change.info.phase:
+    if previous.phase != info.phase:
         return "phase"
-    return "detail"
+    if (previous.detail, previous.reason, previous.message) != (
+        info.detail,
+        info.reason,
+        info.message,
+    ):
+        return "detail"
+    return None
 
 
 class EventHub:
@@ -100,8 +108,14 @@ class EventHub:
         return self._closed
 
     def publish(self, change: RunspaceChange) -> HubEvent | None:
-        """Record `change` and wake every stream. Returns the event, or None once closed."""
+        """Record `change` and wake every stream.
+
+        Returns the event, or None once closed or when nothing a client sees changed.
+        """
         if self._closed:
+            return None
+        kind = _change_kind(change)
+        if kind is None:
             return None
         info = change.info
         previous = change.previous
@@ -119,7 +133,7 @@ class EventHub:
         event = HubEvent(
             id=f"{self.boot}-{self._sequence}",
             sequence=self._sequence,
-            kind=_change_kind(change),
+            kind=kind,
             runspace_id=info.id,
             state=info.state.value,
             data=orjson.dumps(payload),
