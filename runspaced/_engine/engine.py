@@ -515,17 +515,23 @@ class RunspaceEngine:
         return runspace
 
     def _adopt(self, record: PodRecord) -> Runspace:
-        """Track a pod with our labels that this engine did not create (e.g. after a restart)."""
+        """Track a pod with our labels that this engine did not create (e.g. after a restart).
+
+        Its age and deadlines count from the pod's creationTimestamp.
+        """
         now = time.monotonic()
+        wall = datetime.now(UTC)
+        created_at = _parse_timestamp(record.created) or wall
+        age = max(0.0, (wall - created_at).total_seconds())
         runspace = Runspace(
             id=record.name,
             namespace=record.namespace or self.namespace,
             image=record.image or "",
             port=record.port or 0,
-            created_at=datetime.now(UTC),
-            created_mono=now,
-            creation_deadline=now + self.settings.creation_timeout,
-            scheduling_deadline=now + self.settings.scheduling_timeout,
+            created_at=created_at,
+            created_mono=now - age,
+            creation_deadline=now - age + self.settings.creation_timeout,
+            scheduling_deadline=now - age + self.settings.scheduling_timeout,
             labels=dict(record.labels),
             phase_entered=now,
             pod_seen=True,
@@ -743,6 +749,17 @@ class RunspaceEngine:
             )
         error: RunspaceError = RunspaceFailed(runspace.id, info.reason, info.message, info)
         raise error
+
+
+def _parse_timestamp(value: str | None) -> datetime | None:
+    """Parse an RFC 3339 timestamp as the API server writes it, or return None."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _is_rejection(status: int) -> bool:

@@ -285,6 +285,9 @@ def apply_delete_requested(runspace: Runspace, now: float, wall: datetime) -> li
     if runspace.state is not RunspaceState.TERMINATING:
         runspace.state = RunspaceState.TERMINATING
         runspace.version += 1
+    if runspace.cleanup_requested:
+        # The engine already deletes this failed pod, and retries until it succeeds.
+        return []
     return [DeletePod(runspace.id)]
 
 

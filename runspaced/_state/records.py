@@ -21,8 +21,9 @@ __all__ = ["EventRecord", "PodRecord", "event_record", "pod_record"]
 class PodRecord:
     """Slim copy of one pod event: the verdict and the identifiers the engine reads.
 
-    `image` and `port` are those of the first container and matter only when the
-    engine adopts a pod it did not create in this process.
+    `image` and `port` are those of the first container, and `created` is the pod's
+    creationTimestamp. They matter only when the engine adopts a pod it did not
+    create in this process.
     """
 
     name: str
@@ -34,6 +35,7 @@ class PodRecord:
     pod_ip: str | None
     image: str | None
     port: int | None
+    created: str | None
     verdict: Verdict
 
 
@@ -78,6 +80,7 @@ def pod_record(pod: Mapping[str, Any], *, ready_when: ReadyWhen = "ready") -> Po
         pod_ip=status.get("podIP") or None,
         image=first.get("image"),
         port=port if isinstance(port, int) else None,
+        created=metadata.get("creationTimestamp"),
         verdict=classify_pod(pod, ready_when=ready_when),
     )
 

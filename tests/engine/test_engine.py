@@ -317,6 +317,9 @@ async def test_adopts_pods_after_restart(engine_factory: EngineFactory) -> None:
         assert adopted.state is RunspaceState.READY
         assert adopted.image == "python:3.12"
         assert adopted.endpoint == info.endpoint
+        assert adopted.created_at is not None
+        assert info.created_at is not None
+        assert abs((adopted.created_at - info.created_at).total_seconds()) < 2
 
 
 async def test_logs_carry_ids(engine: RunspaceEngine) -> None:

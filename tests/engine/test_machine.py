@@ -283,3 +283,15 @@ def test_event_detail_keeps_newest() -> None:
     assert apply_event(runspace, event_record(newer))
     assert not apply_event(runspace, event_record(older))
     assert runspace.detail == 'Pulling: Pulling image "python:3.12"'
+
+
+def test_delete_after_cleanup_sends_nothing() -> None:
+    runspace = _runspace()
+    cleanup = apply_pod(runspace, pod_record(PULL_ERROR), 1.0, WALL, Policy())
+    assert cleanup == [DeletePod("rs-test")]
+
+    effects = apply_delete_requested(runspace, 2.0, WALL)
+
+    assert effects == []
+    assert runspace.state is RunspaceState.TERMINATING
+    assert runspace.reason == "ErrImagePull"
