@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Protocol, cast
@@ -41,6 +42,7 @@ def _build_parser(chosen: str | None) -> tuple[argparse.ArgumentParser, _Command
         prog="runspaced",
         description="Hand out isolated Kubernetes pods (runspaces) and report when each is usable.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     command: _Command | None = None
     for name, (module_name, help_text) in _COMMANDS.items():
@@ -49,6 +51,12 @@ def _build_parser(chosen: str | None) -> tuple[argparse.ArgumentParser, _Command
             command = cast(_Command, importlib.import_module(module_name))
             command.configure(subparser)
     return parser, command
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return command.run(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: point stdout at /dev/null so the final
+        # flush at exit cannot fail again, and stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

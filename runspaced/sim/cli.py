@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import logging
 import signal
 import sys
 from pathlib import Path
+
+import structlog
 
 __all__ = ["configure", "parse_listen", "run"]
 
@@ -70,7 +73,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="serve https with a self-signed certificate (kubectl sends tokens only over TLS)",
     )
-    parser.add_argument("--token", help="bearer token to require (default: a random one)")
+    parser.add_argument(
+        "--token",
+        help="bearer token to require (default: a random one); visible in the process list",
+    )
+    parser.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="read the bearer token from this file instead of --token",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="lowest level of the log events written to stderr (default info)",
+    )
     parser.add_argument(
         "--bookmark-interval",
         type=float,
@@ -117,8 +134,43 @@ async def _serve(args: argparse.Namespace, host: str, port: int, kubeconfig_path
     return 0
 
 
+def _configure_logging(level: str) -> None:
+    """Send log events to stderr, so stdout carries only the URL and kubeconfig lines.
+
+    `run` restores the previous structlog configuration when it returns.
+    """
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the simulated cluster until interrupted; return the exit status."""
+    previous = structlog.get_config()
+    _configure_logging(args.log_level)
+    try:
+        return _run(args)
+    finally:
+        structlog.configure(**previous)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.token_file:
+        try:
+            args.token = Path(args.token_file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            print(f"runspaced sim: cannot read --token-file: {error}", file=sys.stderr)
+            return 2
+        if not args.token:
+            print(f"runspaced sim: --token-file {args.token_file} is empty", file=sys.stderr)
+            return 2
     try:
         host, port = parse_listen(args.listen)
     except ValueError as error:

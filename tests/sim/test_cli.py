@@ -76,7 +76,11 @@ async def test_sim_command_serves_until_sigterm(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(process.wait(), 30)
+        remaining_out, errors = await process.communicate()
     assert code == 0
+    stdout_lines = [*printed, *remaining_out.decode().splitlines()]
+    assert all("sim.server.started" not in line for line in stdout_lines)
+    assert "sim.server.started" in errors.decode()
 
 
 @pytest.mark.anyio
@@ -87,3 +91,24 @@ async def test_running_sim_cluster_helper() -> None:
         assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"
         assert len(cluster.store.list("nodes")) <= 1
     assert not kubeconfig.exists()
+
+
+def test_token_file_must_not_be_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from runspaced.cli import main
+
+    token_file = tmp_path / "token"
+    token_file.write_text("\n")
+
+    assert main(["sim", "--token-file", str(token_file)]) == 2
+    assert "is empty" in capsys.readouterr().err
+
+
+def test_version_option(capsys: pytest.CaptureFixture[str]) -> None:
+    from runspaced import __version__
+    from runspaced.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"runspaced {__version__}"
