@@ -193,13 +193,15 @@ def _report_outcome(
             file=err,
         )
         return EXIT_RUNSPACE_FAILED
-    reason = document.get("reason") or document.get("state")
+    state = document.get("state")
+    reason = document.get("reason")
     message = document.get("message")
-    suffix = f": {message}" if message else ""
-    print(
-        f"runspaced: runspace {runspace_id} ended in {document.get('state')}: {reason}{suffix}",
-        file=err,
-    )
+    text = f"runspaced: runspace {runspace_id} ended in state {state}"
+    if reason:
+        text += f": {reason}"
+    if message:
+        text += f": {message}"
+    print(text, file=err)
     return EXIT_RUNSPACE_FAILED
 
 
@@ -331,6 +333,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     try:
         if not args.url:
             raise UsageError("no daemon URL: pass --url http://HOST:PORT or set RUNSPACED_URL")
+        if not args.url.startswith(("http://", "https://")):
+            raise UsageError(
+                f"invalid daemon URL {args.url!r}: it must start with http:// or https://"
+            )
         token = _read_token(args.token_file)
         with DaemonClient(args.url, token) as client:
             command = _Command(args, client, out, err)

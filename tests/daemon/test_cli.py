@@ -87,7 +87,7 @@ def test_create_wait_failure_exit_1(shared_daemon: RunningDaemon, token_file: st
         "20",
     )
     assert status == 1
-    assert "ended in error" in err
+    assert "ended in state error" in err
     assert "ImagePull" in err or "ErrImagePull" in err
     assert "state:" in out
 
@@ -104,7 +104,7 @@ def test_create_wait_timeout_exit_1(shared_daemon: RunningDaemon, token_file: st
         "20",
     )
     assert status == 1
-    assert "ended in timeout" in err
+    assert "ended in state timeout" in err
 
 
 def test_wait_still_creating_exit_1(shared_daemon: RunningDaemon, token_file: str) -> None:
@@ -188,6 +188,13 @@ def test_missing_url_exit_2(
     monkeypatch.delenv("RUNSPACED_URL", raising=False)
     assert cli.main(["list"]) == 2
     assert "RUNSPACED_URL" in capsys.readouterr().err
+
+
+def test_url_without_scheme_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["list", "--url", "127.0.0.1:8099"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid daemon URL '127.0.0.1:8099'" in err
+    assert "http://" in err
 
 
 def test_url_from_environment(
