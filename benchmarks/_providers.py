@@ -1,9 +1,9 @@
 """The three ways of waiting for pods that `compare.py` measures, each in its own process.
 
 Run as ``python benchmarks/_providers.py PROVIDER PLAN.json RESULT.json``. The plan
-holds the kubeconfig, the namespace, one image per runspace and a deadline. Every
+contains the kubeconfig, the namespace, one image per runspace and a deadline. Every
 waiter creates one pod, waits for its outcome, records ``time.time()`` the moment it
-knows, and deletes the pod. The result holds the outcomes, the CPU seconds and the
+knows, and deletes the pod. The result contains the outcomes, the CPU seconds and the
 peak RSS of this process.
 
 - ``polling``: reads its pod (GET) every 100 ms until phase Running with a pod IP,
@@ -97,8 +97,8 @@ def _outcome(index: int, name: str, outcome: str, reason: str | None) -> dict[st
 async def _api_client(kubeconfig: str) -> Any:
     """Return a kubernetes-asyncio ApiClient with no connection limit.
 
-    The default limit of 100 connections would queue the 101st watch behind the
-    first hundred; a provider that opens one watch per waiter must lift it.
+    With the default limit of 100 connections, the 101st watch would wait for one of
+    the first hundred to close. A provider that opens one watch per waiter must lift it.
     """
     from kubernetes_asyncio import config
     from kubernetes_asyncio.client import ApiClient, Configuration

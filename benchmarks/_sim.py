@@ -37,7 +37,7 @@ class SimProcess:
     `workdir` receives the kubeconfig and the simulator's log (``sim.log``).
     `time_scale` multiplies every simulated delay. `scenario` is a scenario YAML path.
     `nodes` is the number of simulated nodes (110 pods each). `start_timeout` is in
-    seconds; TimeoutError is raised when the simulator does not answer in time.
+    seconds; TimeoutError is raised when the simulator does not respond in time.
     """
 
     def __init__(
@@ -190,12 +190,12 @@ class SimProcess:
                 )
 
     async def count_pods(self, namespace: str) -> int:
-        """Return how many pods the namespace holds now."""
+        """Return the number of pods in the namespace now."""
         data = await self._call("GET", f"/api/v1/namespaces/{namespace}/pods")
         return len(data.get("items") or ())
 
     async def wait_empty(self, namespace: str, timeout: float) -> int:
-        """Wait until the namespace holds no pods or `timeout` seconds pass; return the rest."""
+        """Wait until the namespace has no pods or `timeout` seconds pass; return the rest."""
         deadline = time.monotonic() + timeout
         remaining = await self.count_pods(namespace)
         while remaining and time.monotonic() < deadline:

@@ -89,7 +89,7 @@ async def measure_sync_seconds(pods: int, *, time_scale: float = 0.01) -> dict[s
     """Return the seconds from entering an engine to `wait_synced()` with `pods` pods present.
 
     The engine runs with its default settings, which include the Event watch; the
-    result also holds the time without it, how many runspaces the engine tracked
+    result also contains the time without it, how many runspaces the engine tracked
     and the seconds the setup (creating and starting the pods) took.
     """
     nodes = pods // 100 + 2

@@ -241,7 +241,7 @@ async def compare(args: argparse.Namespace) -> dict[str, Any]:
     scenario, catalogue = build_scenario(rng, images=64, failing_share=0.25)
     workload = build_workload(rng, catalogue, args.runspaces, args.failing_share)
     # Each pod requests 100m CPU (the engine's default) and a node has 4 CPUs, so a
-    # node holds 40 of them; the spare nodes keep every pod schedulable at once.
+    # node fits 40 of them; the spare nodes keep every pod schedulable at once.
     nodes = max(3, args.runspaces // 32 + 2)
 
     with contextlib.ExitStack() as stack:

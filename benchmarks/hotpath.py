@@ -6,11 +6,11 @@ Usage::
 
 Three measurements, each against the way a typical kubernetes-asyncio provider works:
 
-1. Events per second through the engine's watch path: `ResourceWatch._handle_line`
-   (orjson decode) with `pod_record` (classification into a slim record) and the
-   engine's `PodFeed` sink (dispatch to the runspace state machines), against
-   kubernetes-asyncio's `Watch.unmarshal_event(line, "V1Pod")` (JSON decode and model
-   deserialization, nothing else) on the same lines.
+1. Events per CPU second through the engine's watch path: `ResourceWatch._handle_line`
+   decodes each line with orjson, `pod_record` classifies it into a slim record and the
+   engine's `PodFeed` sink applies it to the runspace state machines. The baseline is
+   kubernetes-asyncio's `Watch.unmarshal_event(line, "V1Pod")` on the same lines: JSON
+   decoding and model deserialization, nothing else.
 2. Bytes of Python heap (tracemalloc) per tracked runspace with 10,000 runspaces fed
    through the same path, against keeping the latest full pod dict of each pod.
 3. Seconds from entering a `RunspaceEngine` to `wait_synced()` against a simulated
