@@ -8,6 +8,7 @@ missing fields, because real pods omit most of them at some point of their life.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Literal, TypeGuard
 
 from .._types import Phase, RunspaceState, Verdict
@@ -42,6 +43,7 @@ FATAL_WAITING_REASONS = IMAGE_PULL_REASONS | frozenset(
 )
 
 _Pod = Mapping[str, Any]
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def classify_pod(pod: _Pod, *, ready_when: ReadyWhen = "ready") -> Verdict:
@@ -66,34 +68,37 @@ def classify_pod(pod: _Pod, *, ready_when: ReadyWhen = "ready") -> Verdict:
     status = _mapping(pod.get("status"))
     phase_name = status.get("phase")
     conditions = _conditions(status)
-    init_statuses = _sequence(status.get("initContainerStatuses"))
-    statuses = _sequence(status.get("containerStatuses"))
-    progress = _progress_phase(pod, conditions, init_statuses, statuses)
+    init_views = _views(status.get("initContainerStatuses"))
+    views = _views(status.get("containerStatuses"))
 
     if metadata.get("deletionTimestamp"):
+        progress = _progress_phase(pod, conditions, init_views, views)
         return Verdict(
             RunspaceState.TERMINATING, "Terminating", "the pod is being deleted", progress
         )
 
     if phase_name == "Failed":
-        reason, message = _failed_reason(status, init_statuses, statuses)
+        reason, message = _failed_reason(status, init_views, views)
+        progress = _progress_phase(pod, conditions, init_views, views)
         return Verdict(RunspaceState.ERROR, reason, message, progress)
 
     if phase_name == "Succeeded":
+        progress = _progress_phase(pod, conditions, init_views, views)
         disruption = conditions.get("DisruptionTarget")
         if disruption is not None and disruption.get("reason"):
             return Verdict(
                 RunspaceState.ERROR, disruption["reason"], disruption.get("message"), progress
             )
-        exited = _terminated_reason(statuses)
+        exited = _terminated_reason(views)
         reason = exited[0] if exited else "Completed"
         message = exited[1] if exited else None
         return Verdict(
             RunspaceState.ERROR, reason, message or "the runspace container exited", progress
         )
 
-    failure = _container_failure(init_statuses, statuses)
+    failure = _container_failure(init_views, views)
     if failure is not None:
+        progress = _progress_phase(pod, conditions, init_views, views)
         return Verdict(RunspaceState.ERROR, failure[0], failure[1], progress)
 
     scheduled = conditions.get("PodScheduled")
@@ -111,19 +116,46 @@ def classify_pod(pod: _Pod, *, ready_when: ReadyWhen = "ready") -> Verdict:
         if ready_when == "ip" or (ready is not None and ready.get("status") == "True"):
             return Verdict(RunspaceState.READY, None, None, Phase.READY)
 
-    waiting_reason, waiting_message = _waiting_detail(init_statuses, statuses, conditions)
+    progress = _progress_phase(pod, conditions, init_views, views)
+    waiting_reason, waiting_message = _waiting_detail(init_views, views, conditions)
     return Verdict(RunspaceState.CREATING, waiting_reason, waiting_message, progress)
 
 
-# Decoded JSON is made of plain dicts, and `isinstance(x, dict)` is a fast C check
-# where `isinstance(x, Mapping)` runs the slower ABC machinery, so dicts are tried
-# first. Other Mapping types are still accepted.
+class _ContainerView:
+    """One container status with its state entries looked up once."""
+
+    __slots__ = ("raw", "running", "terminated", "waiting")
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        state = _mapping(raw.get("state"))
+        self.raw = raw
+        self.waiting = _mapping_or_none(state.get("waiting"))
+        self.running = _mapping_or_none(state.get("running"))
+        self.terminated = _mapping_or_none(state.get("terminated"))
+
+    @property
+    def has_started(self) -> bool:
+        """True once the container ran at least once, so its image was pulled."""
+        if self.running is not None or self.terminated is not None:
+            return True
+        return bool(_mapping(self.raw.get("lastState")).get("terminated"))
+
+
+# Decoded JSON is made of plain dicts, and `type(x) is dict` is a fast C check where
+# `isinstance(x, Mapping)` runs the slower ABC machinery, so dicts are tried first.
+# Other Mapping types are still accepted.
 def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
-    return isinstance(value, dict | Mapping)
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
-    return value if _is_mapping(value) else {}
+    if type(value) is dict:
+        return value
+    return value if isinstance(value, Mapping) else _EMPTY
+
+
+def _mapping_or_none(value: object) -> Mapping[str, Any] | None:
+    return value if _is_mapping(value) else None
 
 
 def _sequence(value: object) -> Sequence[Mapping[str, Any]]:
@@ -132,40 +164,41 @@ def _sequence(value: object) -> Sequence[Mapping[str, Any]]:
     return [item for item in value if _is_mapping(item)]
 
 
+def _views(value: object) -> list[_ContainerView]:
+    if not value or not isinstance(value, list | tuple):
+        return []
+    return [_ContainerView(item) for item in value if _is_mapping(item)]
+
+
 def _conditions(status: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    return {
-        condition["type"]: condition
-        for condition in _sequence(status.get("conditions"))
-        if isinstance(condition.get("type"), str)
-    }
-
-
-def _state_of(container: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
-    state = _mapping(container.get("state"))
-    value = state.get(key)
-    return value if _is_mapping(value) else None
+    by_type: dict[str, Mapping[str, Any]] = {}
+    for condition in _sequence(status.get("conditions")):
+        condition_type = condition.get("type")
+        if type(condition_type) is str:
+            by_type[condition_type] = condition
+    return by_type
 
 
 def _container_failure(
-    init_statuses: Sequence[Mapping[str, Any]], statuses: Sequence[Mapping[str, Any]]
+    init_views: Sequence[_ContainerView], views: Sequence[_ContainerView]
 ) -> tuple[str, str | None] | None:
     # Init containers first: while one of them fails, the app containers only show
     # PodInitializing, so the cause is in initContainerStatuses alone.
-    for container in init_statuses:
-        waiting = _state_of(container, "waiting")
+    for view in init_views:
+        waiting = view.waiting
         if waiting is not None and waiting.get("reason") in FATAL_WAITING_REASONS:
-            return waiting["reason"], _container_message(container, waiting)
-        terminated = _state_of(container, "terminated")
+            return waiting["reason"], _container_message(view.raw, waiting)
+        terminated = view.terminated
         if terminated is not None and terminated.get("exitCode", 0) != 0:
-            return terminated.get("reason") or "Error", _terminated_message(container, terminated)
+            return terminated.get("reason") or "Error", _terminated_message(view.raw, terminated)
 
-    for container in statuses:
-        waiting = _state_of(container, "waiting")
+    for view in views:
+        waiting = view.waiting
         if waiting is not None and waiting.get("reason") in FATAL_WAITING_REASONS:
-            return waiting["reason"], _container_message(container, waiting)
-        terminated = _state_of(container, "terminated")
+            return waiting["reason"], _container_message(view.raw, waiting)
+        terminated = view.terminated
         if terminated is not None:
-            return terminated.get("reason") or "Error", _terminated_message(container, terminated)
+            return terminated.get("reason") or "Error", _terminated_message(view.raw, terminated)
     return None
 
 
@@ -189,25 +222,23 @@ def _terminated_message(container: Mapping[str, Any], terminated: Mapping[str, A
     return f"{text}: {message}" if message else text
 
 
-def _terminated_reason(
-    statuses: Sequence[Mapping[str, Any]],
-) -> tuple[str, str | None] | None:
-    for container in statuses:
-        terminated = _state_of(container, "terminated")
+def _terminated_reason(views: Sequence[_ContainerView]) -> tuple[str, str | None] | None:
+    for view in views:
+        terminated = view.terminated
         if terminated is not None:
-            return terminated.get("reason") or "Error", _terminated_message(container, terminated)
+            return terminated.get("reason") or "Error", _terminated_message(view.raw, terminated)
     return None
 
 
 def _failed_reason(
     status: Mapping[str, Any],
-    init_statuses: Sequence[Mapping[str, Any]],
-    statuses: Sequence[Mapping[str, Any]],
+    init_views: Sequence[_ContainerView],
+    views: Sequence[_ContainerView],
 ) -> tuple[str, str | None]:
     if status.get("reason"):
         message = status.get("message")
         return status["reason"], message.strip() if isinstance(message, str) else None
-    failure = _container_failure(init_statuses, statuses)
+    failure = _container_failure(init_views, views)
     if failure is not None:
         return failure
     return "Failed", status.get("message") or "the pod failed"
@@ -216,8 +247,8 @@ def _failed_reason(
 def _progress_phase(
     pod: _Pod,
     conditions: Mapping[str, Mapping[str, Any]],
-    init_statuses: Sequence[Mapping[str, Any]],
-    statuses: Sequence[Mapping[str, Any]],
+    init_views: Sequence[_ContainerView],
+    views: Sequence[_ContainerView],
 ) -> Phase:
     scheduled = conditions.get("PodScheduled")
     node = _mapping(pod.get("spec")).get("nodeName")
@@ -225,7 +256,7 @@ def _progress_phase(
         return Phase.SCHEDULING
 
     initialized = conditions.get("Initialized")
-    if init_statuses and initialized is not None and initialized.get("status") == "False":
+    if init_views and initialized is not None and initialized.get("status") == "False":
         return Phase.INITIALIZING
 
     ready = conditions.get("Ready")
@@ -233,33 +264,23 @@ def _progress_phase(
         return Phase.READY
 
     # A container that ran at least once is past its image pull.
-    if statuses and all(_has_started(c) for c in statuses):
+    if views and all(view.has_started for view in views):
         return Phase.STARTING
-    if any(_waiting_reason(c) == "PodInitializing" for c in statuses):
+    if any(
+        view.waiting is not None and view.waiting.get("reason") == "PodInitializing"
+        for view in views
+    ):
         return Phase.INITIALIZING
     return Phase.PULLING
 
 
-def _has_started(container: Mapping[str, Any]) -> bool:
-    if _state_of(container, "running") is not None:
-        return True
-    if _state_of(container, "terminated") is not None:
-        return True
-    return bool(_mapping(container.get("lastState")).get("terminated"))
-
-
-def _waiting_reason(container: Mapping[str, Any]) -> str | None:
-    waiting = _state_of(container, "waiting")
-    return waiting.get("reason") if waiting is not None else None
-
-
 def _waiting_detail(
-    init_statuses: Sequence[Mapping[str, Any]],
-    statuses: Sequence[Mapping[str, Any]],
+    init_views: Sequence[_ContainerView],
+    views: Sequence[_ContainerView],
     conditions: Mapping[str, Mapping[str, Any]],
 ) -> tuple[str | None, str | None]:
-    for container in (*init_statuses, *statuses):
-        waiting = _state_of(container, "waiting")
+    for view in (*init_views, *views):
+        waiting = view.waiting
         if waiting is not None and waiting.get("reason"):
             return waiting["reason"], waiting.get("message")
 

@@ -64,22 +64,29 @@ def pod_record(pod: Mapping[str, Any], *, ready_when: ReadyWhen = "ready") -> Po
     metadata = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
-    containers = spec.get("containers") or [{}]
-    # `dict` first: a C fast path for decoded JSON before the slower Mapping ABC check.
-    first = containers[0] if isinstance(containers[0], dict | Mapping) else {}
-    ports = first.get("ports") or [{}]
-    port = ports[0].get("containerPort") if isinstance(ports[0], dict | Mapping) else None
-    labels = metadata.get("labels") or {}
+    image: str | None = None
+    port: int | None = None
+    containers = spec.get("containers")
+    if containers and type(containers) is list and type(containers[0]) is dict:
+        image = containers[0].get("image")
+        ports = containers[0].get("ports")
+        if ports and type(ports) is list and type(ports[0]) is dict:
+            container_port = ports[0].get("containerPort")
+            port = container_port if type(container_port) is int else None
+    labels = metadata.get("labels")
+    # Decoded JSON belongs to this event alone, so its labels dict is kept, not copied.
+    if type(labels) is not dict:
+        labels = dict(labels) if isinstance(labels, Mapping) else {}
     return PodRecord(
         name=str(metadata.get("name", "")),
         namespace=str(metadata.get("namespace", "")),
         uid=metadata.get("uid"),
         resource_version=metadata.get("resourceVersion"),
-        labels=dict(labels) if isinstance(labels, dict | Mapping) else {},
+        labels=labels,
         node=spec.get("nodeName"),
         pod_ip=status.get("podIP") or None,
-        image=first.get("image"),
-        port=port if isinstance(port, int) else None,
+        image=image,
+        port=port,
         created=metadata.get("creationTimestamp"),
         verdict=classify_pod(pod, ready_when=ready_when),
     )
