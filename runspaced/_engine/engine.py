@@ -209,7 +209,7 @@ class RunspaceEngine:
                 stall_timeout=settings.stall_timeout,
                 backoff=Backoff(settings.backoff_base, settings.backoff_cap),
             )
-            self._spawn(self._event_watch.run)
+            self._spawn(self._run_event_watch, self._event_watch)
         self._log.info("engine.started", label_selector=self.label_selector)
         return self
 
@@ -660,6 +660,15 @@ class RunspaceEngine:
                     self._spawn(self._delete_pod, runspace.id)
             elif isinstance(effect, VerifyEndpoint):
                 self._spawn(self._verify_endpoint, runspace.id, effect)
+
+    async def _run_event_watch(self, watch: ResourceWatch[EventRecord]) -> None:
+        """Run the advisory Event watch once the pods are synced.
+
+        Listing a namespace's Events can take longer than listing its pods, and both
+        share the API server; starting after the pod list keeps restarts fast.
+        """
+        await self._synced.wait()
+        await watch.run()
 
     def _spawn(self, function: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Start a background task that `aclose()` can cancel on its own."""

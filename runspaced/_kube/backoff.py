@@ -6,6 +6,10 @@ import random
 
 __all__ = ["Backoff"]
 
+# One generator for every Backoff: seeding a new Random() reads os.urandom, which cost
+# more than the back-off itself when the engine made one per create and per delete.
+_SHARED_RNG = random.Random()
+
 
 class Backoff:
     """Delays for successive retries: uniform in [0, min(cap, base * 2**attempt)] seconds.
@@ -20,7 +24,7 @@ class Backoff:
         self.base = base
         self.cap = cap
         self.attempt = 0
-        self._rng = rng or random.Random()
+        self._rng = rng or _SHARED_RNG
 
     def next_delay(self, retry_after: float | None = None) -> float:
         """Return the next delay in seconds; a server's Retry-After is a lower bound."""
