@@ -4,7 +4,7 @@ Errors are grouped by what the caller can do:
 
     DaemonError          base: the request did not produce the expected result
     ├── ConnectionFailed the daemon could not be reached (wrong URL, not running)
-    └── ProblemError     the daemon answered with a problem document (status, problem)
+    └── ProblemError     the daemon responded with a problem document (status, problem)
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class ConnectionFailed(DaemonError):
 
 
 class ProblemError(DaemonError):
-    """The daemon answered with an error; `problem` is the RFC 9457 document."""
+    """The daemon responded with an error; `problem` is the RFC 9457 document."""
 
     def __init__(self, status: int, problem: Mapping[str, Any]) -> None:
         self.status = status

@@ -365,7 +365,7 @@ async def test_event_before_create_response(
     real_create = PodClient.create
 
     async def slow_response(self: PodClient, manifest: dict[str, Any]) -> dict[str, Any]:
-        # The server has stored the pod; its answer reaches the engine late, after the
+        # The server has stored the pod; its response reaches the engine late, after the
         # watch already delivered the pod's events.
         stored = await real_create(self, manifest)
         await anyio.sleep(1.0)
