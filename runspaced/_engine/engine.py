@@ -16,14 +16,11 @@ import structlog
 from .._errors import (
     EngineClosed,
     RunspaceApiError,
-    RunspaceError,
-    RunspaceFailed,
     RunspaceNotFound,
     RunspaceTimeout,
 )
 from .._kube.backoff import Backoff
 from .._kube.config import load_api_client
-from .._kube.errors import ApiStatusError, TransportError
 from .._kube.manifest import (
     ID_LABEL,
     MANAGED_BY_LABEL,
@@ -53,16 +50,15 @@ from .._state.records import EventRecord, PodRecord, event_record, pod_record
 from .._types import RunspaceChange, RunspaceInfo, RunspaceSpec, RunspaceState
 from .actions import check_endpoint, delete_pod_until_done
 from .changes import ChangeHub, ChangeStream
+from .creation import CreateAttempt, send_create
 from .feeds import EventFeed, PodFeed
+from .outcomes import outcome_of
 from .settings import EngineHealth, EngineSettings
 from .timers import TimerQueue
 
 __all__ = ["RunspaceEngine"]
 
 log = structlog.get_logger("runspaced.engine")
-
-# Random 10-character ids collide almost never, so repeated 409s mean something else.
-_MAX_ID_COLLISIONS = 3
 
 _Transition = Callable[[Runspace, float, datetime], list[Effect]]
 
@@ -282,7 +278,6 @@ class RunspaceEngine:
         self._check_open()
         validate_spec(spec)
         assert self._pods is not None
-        token = new_create_token()
         backoff = Backoff(self.settings.backoff_base, self.settings.backoff_cap)
         retry_until = time.monotonic() + min(
             self.settings.create_retry_timeout,
@@ -290,67 +285,43 @@ class RunspaceEngine:
         )
         runspace = self._register(spec)
         self._creating.add(runspace.id)
-        sent = False
-        collisions = 0
-        try:
-            while True:
-                manifest = build_pod_manifest(
-                    spec,
-                    runspace_id=runspace.id,
-                    namespace=self.namespace,
-                    create_token=token,
-                    run_as_user=self.settings.run_as_user,
-                    readiness_probe=self.settings.readiness_probe,
-                    extra_labels=dict(self.settings.extra_labels),
-                )
-                try:
-                    sent = True
-                    await self._pods.create(manifest)
-                    break
-                except ApiStatusError as error:
-                    if error.status == 409:
-                        if await self._is_own_pod(runspace.id, token):
-                            break
-                        collisions += 1
-                        if collisions > _MAX_ID_COLLISIONS:
-                            raise RunspaceApiError(
-                                runspace.id, error.reason, error.message, status=409
-                            ) from error
-                        self._log.info("runspace.id_collided", runspace_id=runspace.id)
-                        self._creating.discard(runspace.id)
-                        self._forget(runspace.id)
-                        runspace = self._register(spec)
-                        self._creating.add(runspace.id)
-                        sent = False
-                        continue
-                    if not (error.is_transient and time.monotonic() < retry_until):
-                        raise RunspaceApiError(
-                            runspace.id, error.reason, error.message, status=error.status
-                        ) from error
-                    failure: Exception = error
-                    retry_after = error.retry_after
-                except TransportError as error:
-                    if time.monotonic() >= retry_until:
-                        raise RunspaceApiError(
-                            runspace.id, "ConnectionFailed", str(error), status=0
-                        ) from error
-                    failure = error
-                    retry_after = None
+        attempt = CreateAttempt(runspace.id, new_create_token())
 
-                delay = backoff.next_delay(retry_after)
-                self._log.warning(
-                    "runspace.create_retry_scheduled",
-                    runspace_id=runspace.id,
-                    attempt=backoff.attempt,
-                    delay_s=round(delay, 3),
-                    error=str(failure),
-                )
-                await anyio.sleep(delay)
+        def build_manifest(runspace_id: str) -> dict[str, Any]:
+            return build_pod_manifest(
+                spec,
+                runspace_id=runspace_id,
+                namespace=self.namespace,
+                create_token=attempt.token,
+                run_as_user=self.settings.run_as_user,
+                readiness_probe=self.settings.readiness_probe,
+                extra_labels=dict(self.settings.extra_labels),
+            )
+
+        def renew_id(old_id: str) -> str:
+            self._creating.discard(old_id)
+            self._forget(old_id)
+            renewed = self._register(spec)
+            self._creating.add(renewed.id)
+            return renewed.id
+
+        try:
+            await send_create(
+                self._pods,
+                attempt,
+                build_manifest=build_manifest,
+                renew_id=renew_id,
+                retry_until=retry_until,
+                backoff=backoff,
+            )
         except BaseException as error:
-            self._creating.discard(runspace.id)
-            self._abandon(runspace, sent=sent, error=error)
+            self._creating.discard(attempt.runspace_id)
+            current = self._runspaces.get(attempt.runspace_id)
+            if current is not None:
+                self._abandon(current, sent=attempt.sent, error=error)
             raise
-        self._creating.discard(runspace.id)
+        self._creating.discard(attempt.runspace_id)
+        runspace = self._runspaces[attempt.runspace_id]
 
         runspace.create_confirmed_at = time.monotonic()
         self._log.info(
@@ -395,7 +366,7 @@ class RunspaceEngine:
                     phase=info.phase,
                     timeout_s=timeout,
                 )
-        return self._outcome(runspace)
+        return outcome_of(runspace)
 
     async def create_and_wait(
         self, spec: RunspaceSpec, timeout: float | None = None
@@ -445,23 +416,9 @@ class RunspaceEngine:
 
     def health(self) -> EngineHealth:
         """Return the shared watch's health."""
-        stats = self._pod_watch.stats if self._pod_watch is not None else None
-        events = self._event_watch.stats if self._event_watch is not None else None
-        age = None
-        if stats is not None and stats.last_event_at is not None:
-            age = round(time.monotonic() - stats.last_event_at, 3)
-        return EngineHealth(
-            synced=bool(stats and stats.synced),
-            watch_connected=bool(stats and stats.connected),
-            last_event_age_s=age,
-            restarts=stats.restarts if stats else 0,
-            relists=stats.relists if stats else 0,
-            resumes=stats.resumes if stats else 0,
-            events=stats.events if stats else 0,
-            bookmarks=stats.bookmarks if stats else 0,
-            last_error=stats.last_error if stats else None,
-            events_watch_synced=events.synced if events is not None else None,
-        )
+        pod_stats = self._pod_watch.stats if self._pod_watch is not None else None
+        event_stats = self._event_watch.stats if self._event_watch is not None else None
+        return EngineHealth.from_stats(pod_stats, event_stats)
 
     def statistics(self) -> dict[str, Any]:
         """Return counts for introspection: runspaces by state, waiters, subscribers, timers."""
@@ -576,16 +533,6 @@ class RunspaceEngine:
             self._transition(runspace, apply_delete_requested, time.monotonic())
         else:
             self._forget(runspace.id)
-
-    async def _is_own_pod(self, name: str, token: str) -> bool:
-        assert self._pods is not None
-        try:
-            pod = await self._pods.get(name)
-        except (ApiStatusError, TransportError) as error:
-            self._log.warning("runspace.collision_check_failed", pod=name, error=str(error))
-            return False
-        annotations = (pod.get("metadata") or {}).get("annotations") or {}
-        return bool(annotations.get("runspaced.dev/create-token") == token)
 
     def _previous_snapshot(self, runspace: Runspace) -> RunspaceInfo | None:
         return runspace.snapshot() if self._hub.has_subscribers else None
@@ -740,24 +687,6 @@ class RunspaceEngine:
 
     def _on_pods_synced(self) -> None:
         self._synced.set()
-
-    def _outcome(self, runspace: Runspace) -> RunspaceInfo:
-        info = runspace.snapshot()
-        if info.state is RunspaceState.READY:
-            return info
-        if info.state is RunspaceState.CREATING:
-            raise EngineClosed(runspace.id)
-        if info.state is RunspaceState.TIMEOUT:
-            raise RunspaceTimeout(
-                runspace.id,
-                info.reason,
-                info.message,
-                info,
-                phase=info.phase,
-                timeout_s=runspace.creation_deadline - runspace.created_mono,
-            )
-        error: RunspaceError = RunspaceFailed(runspace.id, info.reason, info.message, info)
-        raise error
 
 
 def _parse_timestamp(value: str | None) -> datetime | None:

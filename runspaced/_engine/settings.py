@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, fields
 from typing import Any
 
 from .._kube.manifest import validate_id_prefix
+from .._kube.watch import WatchStats
 from .._state.classify import ReadyWhen
 
 __all__ = ["EngineHealth", "EngineSettings"]
@@ -113,6 +115,25 @@ class EngineHealth:
     bookmarks: int
     last_error: str | None
     events_watch_synced: bool | None
+
+    @classmethod
+    def from_stats(cls, pods: WatchStats | None, events: WatchStats | None) -> EngineHealth:
+        """Build the report from the pod watch's and the Event watch's counters."""
+        age = None
+        if pods is not None and pods.last_event_at is not None:
+            age = round(time.monotonic() - pods.last_event_at, 3)
+        return cls(
+            synced=bool(pods and pods.synced),
+            watch_connected=bool(pods and pods.connected),
+            last_event_age_s=age,
+            restarts=pods.restarts if pods else 0,
+            relists=pods.relists if pods else 0,
+            resumes=pods.resumes if pods else 0,
+            events=pods.events if pods else 0,
+            bookmarks=pods.bookmarks if pods else 0,
+            last_error=pods.last_error if pods else None,
+            events_watch_synced=events.synced if events is not None else None,
+        )
 
     @property
     def healthy(self) -> bool:
