@@ -1,4 +1,4 @@
-"""What a waiter gets once its runspace left CREATING."""
+"""The result a waiter receives once its runspace has left CREATING."""
 
 from __future__ import annotations
 
