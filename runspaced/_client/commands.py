@@ -119,7 +119,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--timeout",
             type=float,
-            default=300.0,
+            default=None,
             metavar="SECONDS",
             help="with --wait: seconds to wait at most (default: 300)",
         )
@@ -227,6 +227,8 @@ class _Command:
 
     def create(self) -> int:
         args = self.args
+        if args.timeout is not None and not args.wait:
+            raise UsageError("--timeout applies only with --wait; add --wait or drop --timeout")
         body: dict[str, Any] = {"profile": args.profile}
         if args.image:
             body["image"] = args.image
@@ -245,7 +247,7 @@ class _Command:
         if not args.wait:
             self.show(document)
             return EXIT_OK
-        return self._wait(document, args.timeout)
+        return self._wait(document, args.timeout if args.timeout is not None else 300.0)
 
     def _wait(self, document: dict[str, Any], timeout: float) -> int:
         # Follow the runspace's event stream (it starts with a snapshot, so nothing is

@@ -190,6 +190,11 @@ def test_missing_url_exit_2(
     assert "RUNSPACED_URL" in capsys.readouterr().err
 
 
+def test_create_timeout_needs_wait(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["create", "--url", "http://127.0.0.1:9", "--timeout", "5"]) == 2
+    assert "--timeout applies only with --wait" in capsys.readouterr().err
+
+
 def test_url_without_scheme_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["list", "--url", "127.0.0.1:8099"]) == 2
     err = capsys.readouterr().err
