@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# pydantic error types for a body that is valid input but not a JSON object.
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
 _TYPE_PREFIX = "urn:runspaced:problem:"
 
 # Slug and title for the HTTP errors Starlette raises itself.
@@ -115,6 +118,17 @@ def validation_problem(errors: Sequence[Mapping[str, Any]]) -> Problem:
             continue
         if error.get("type") == "missing" and tuple(location) == ("body",):
             listed.append({"field": "body", "message": "a JSON request body is required"})
+            continue
+        if tuple(location) == ("body",) and error.get("type") in _NOT_AN_OBJECT:
+            # A form-encoded or non-object body: say what the route expects instead of
+            # pydantic's internal wording.
+            listed.append(
+                {
+                    "field": "body",
+                    "message": "the request body must be a JSON object sent with "
+                    "Content-Type: application/json",
+                }
+            )
             continue
         listed.append({"field": _field_name(location), "message": str(error.get("msg", "invalid"))})
 

@@ -23,6 +23,24 @@ def test_invalid_json_is_400(shared_http: httpx.Client) -> None:
     assert body["errors"][0]["field"] == "body"
 
 
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'{"profile":"default"}', "application/x-www-form-urlencoded"),
+        (b'["default"]', "application/json"),
+    ],
+)
+def test_non_object_body_is_400(
+    shared_http: httpx.Client, content: bytes, content_type: str
+) -> None:
+    response = shared_http.post(
+        "/v1/runspaces", content=content, headers={"content-type": content_type}
+    )
+    body = assert_problem(response, 400, "invalid-request")
+    assert body["errors"][0]["field"] == "body"
+    assert "must be a JSON object" in body["detail"]
+
+
 def test_missing_body_is_400(shared_http: httpx.Client) -> None:
     body = assert_problem(shared_http.post("/v1/runspaces"), 400, "invalid-request")
     assert body["errors"][0]["field"] == "body"
