@@ -447,3 +447,46 @@ async def test_repeated_conflicts_give_up(engine: RunspaceEngine, sim_cluster: S
     assert caught.value.status == 409
     assert sim_cluster.requests.count("create") == 4
     assert engine.list() == []
+
+
+async def test_pull_error_grace_then_error(engine_factory: EngineFactory) -> None:
+    async with engine_factory(image_pull_grace=1.0) as engine:
+        await engine.wait_synced(10)
+        seen: list[tuple[RunspaceState, str | None]] = []
+        async with engine.changes() as changes:
+            created = await engine.create(RunspaceSpec(image="example.com/does-not-exist:1"))
+            with anyio.fail_after(20):
+                async for change in changes:
+                    if change.info.id != created.id:
+                        continue
+                    seen.append((change.info.state, change.info.reason))
+                    if change.info.state is not RunspaceState.CREATING:
+                        break
+
+    pull_reasons = {"ErrImagePull", "ImagePullBackOff"}
+    in_grace = [reason for state, reason in seen if state is RunspaceState.CREATING]
+    assert any(reason in pull_reasons for reason in in_grace)
+    assert seen[-1][0] is RunspaceState.ERROR
+    assert seen[-1][1] in pull_reasons
+
+
+NO_LISTENER = {"rules": [{"image": "sim/no-listener:*", "endpoint": {"listening": False}}]}
+
+
+@pytest.mark.sim_cluster(scenario=NO_LISTENER)
+async def test_ready_when_ip_skips_readiness(engine_factory: EngineFactory) -> None:
+    spec = RunspaceSpec(image="sim/no-listener:1")
+
+    async with engine_factory() as engine:
+        await engine.wait_synced(10)
+        probed = await engine.create(spec)
+        with pytest.raises(RunspaceTimeout) as caught:
+            await engine.wait(probed.id, timeout=2)
+    async with engine_factory(ready_when="ip") as engine:
+        await engine.wait_synced(10)
+        info = await engine.create_and_wait(spec, timeout=20)
+
+    assert caught.value.reason == "WaitTimeout"
+    assert caught.value.phase is Phase.STARTING
+    assert info.state is RunspaceState.READY
+    assert info.pod_ip is not None
