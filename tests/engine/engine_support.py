@@ -8,8 +8,16 @@ from contextlib import AbstractAsyncContextManager
 
 import anyio
 
-from runspaced import RunspaceEngine, RunspaceState
+from runspaced import Resources, RunspaceEngine, RunspaceSpec, RunspaceState
 from runspaced.sim.cluster import SimCluster
+
+# Requests more cpu than any simulated node has, so the pod stays Unschedulable; the
+# long scheduling deadline keeps it CREATING for the length of a test.
+UNSCHEDULABLE = RunspaceSpec(
+    image="python:3.12",
+    resources=Resources(requests={"cpu": "500"}, limits={"cpu": "500"}),
+    scheduling_timeout=60,
+)
 
 EngineFactory = Callable[..., AbstractAsyncContextManager[RunspaceEngine]]
 

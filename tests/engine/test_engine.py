@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import anyio
 import pytest
-from engine_support import EngineFactory, wait_for_state, wait_pod_gone
+from engine_support import UNSCHEDULABLE, EngineFactory, wait_for_state, wait_pod_gone
 from structlog.testing import capture_logs
 
 from runspaced import (
@@ -85,11 +86,7 @@ async def test_failing_image_reports_reason(
 
 
 async def test_unschedulable_fails_at_deadline(engine: RunspaceEngine) -> None:
-    spec = RunspaceSpec(
-        image="python:3.12",
-        resources=Resources(requests={"cpu": "500"}, limits={"cpu": "500"}),
-        scheduling_timeout=0.5,
-    )
+    spec = replace(UNSCHEDULABLE, scheduling_timeout=0.5)
     created = await engine.create(spec)
 
     with pytest.raises(RunspaceFailed) as caught:
@@ -101,12 +98,7 @@ async def test_unschedulable_fails_at_deadline(engine: RunspaceEngine) -> None:
 
 
 async def test_creation_deadline_times_out(engine: RunspaceEngine, sim_cluster: SimCluster) -> None:
-    spec = RunspaceSpec(
-        image="python:3.12",
-        resources=Resources(requests={"cpu": "500"}, limits={"cpu": "500"}),
-        scheduling_timeout=60,
-        creation_timeout=0.5,
-    )
+    spec = replace(UNSCHEDULABLE, creation_timeout=0.5)
     created = await engine.create(spec)
 
     with pytest.raises(RunspaceTimeout) as caught:
@@ -119,11 +111,7 @@ async def test_creation_deadline_times_out(engine: RunspaceEngine, sim_cluster: 
 
 
 async def test_wait_timeout_leaves_runspace(engine: RunspaceEngine) -> None:
-    spec = RunspaceSpec(
-        image="python:3.12",
-        resources=Resources(requests={"cpu": "500"}, limits={"cpu": "500"}),
-        scheduling_timeout=60,
-    )
+    spec = UNSCHEDULABLE
     created = await engine.create(spec)
 
     with pytest.raises(RunspaceTimeout) as caught:
@@ -158,11 +146,7 @@ async def test_many_waiters_and_cancel(engine: RunspaceEngine) -> None:
 
 
 async def test_engine_close_fails_waiters(engine_factory: EngineFactory) -> None:
-    spec = RunspaceSpec(
-        image="python:3.12",
-        resources=Resources(requests={"cpu": "500"}, limits={"cpu": "500"}),
-        scheduling_timeout=60,
-    )
+    spec = UNSCHEDULABLE
     outcome: list[BaseException] = []
     async with engine_factory() as engine:
         created = await engine.create(spec)
@@ -237,11 +221,7 @@ async def test_ready_then_evicted_reported(engine: RunspaceEngine, sim_cluster: 
 async def test_deleted_behind_back_resolves(
     engine: RunspaceEngine, sim_cluster: SimCluster
 ) -> None:
-    spec = RunspaceSpec(
-        image="python:3.12",
-        resources=Resources(requests={"cpu": "500"}, limits={"cpu": "500"}),
-        scheduling_timeout=60,
-    )
+    spec = UNSCHEDULABLE
     created = await engine.create(spec)
     await wait_for_state(engine, created.id, RunspaceState.CREATING)
 

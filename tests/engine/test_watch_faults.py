@@ -8,7 +8,13 @@ from typing import Any
 
 import anyio
 import pytest
-from engine_support import EngineFactory, RecordingSink, wait_for_state, wait_pod_gone
+from engine_support import (
+    UNSCHEDULABLE,
+    EngineFactory,
+    RecordingSink,
+    wait_for_state,
+    wait_pod_gone,
+)
 from kubernetes_asyncio.client import ApiClient, Configuration
 from structlog.testing import capture_logs
 
@@ -22,11 +28,6 @@ pytestmark = pytest.mark.anyio
 
 SMALL = Resources(
     requests={"cpu": "10m", "memory": "16Mi"}, limits={"cpu": "10m", "memory": "16Mi"}
-)
-UNSCHEDULABLE = RunspaceSpec(
-    image="python:3.12",
-    resources=Resources(requests={"cpu": "500"}, limits={"cpu": "500"}),
-    scheduling_timeout=60,
 )
 
 
