@@ -120,8 +120,8 @@ def validation_problem(errors: Sequence[Mapping[str, Any]]) -> Problem:
             listed.append({"field": "body", "message": "a JSON request body is required"})
             continue
         if tuple(location) == ("body",) and error.get("type") in _NOT_AN_OBJECT:
-            # A form-encoded or non-object body: say what the route expects instead of
-            # pydantic's internal wording.
+            # A form-encoded or non-object body: name the expected body and content type
+            # in place of pydantic's internal wording.
             listed.append(
                 {
                     "field": "body",

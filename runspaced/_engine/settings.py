@@ -134,8 +134,3 @@ class EngineHealth:
             last_error=pods.last_error if pods else None,
             events_watch_synced=events.synced if events is not None else None,
         )
-
-    @property
-    def healthy(self) -> bool:
-        """True when synced and the watch is connected or about to reconnect."""
-        return self.synced
