@@ -7,7 +7,8 @@ Usage::
 Three measurements, each against the way a typical kubernetes-asyncio provider works:
 
 1. Events per CPU second through the engine's watch path: `ResourceWatch._handle_line`
-   decodes each line with orjson, `pod_record` classifies it into a slim record and the
+   decodes each line with `decode_pod_event` (msgspec, keeping only the fields the
+   engine reads), `pod_record` classifies it into a slim record and the
    engine's `PodFeed` sink applies it to the runspace state machines. The baseline is
    kubernetes-asyncio's `Watch.unmarshal_event(line, "V1Pod")` on the same lines: JSON
    decoding and model deserialization, nothing else.
@@ -40,26 +41,20 @@ from _common import machine_info, quiet_logging, write_json
 from _podstream import PodStream
 
 from runspaced import RunspaceEngine
-from runspaced._engine.feeds import PodFeed
+from runspaced._engine.feeds import pod_watch
 from runspaced._kube.watch import ResourceWatch
-from runspaced._state.records import PodRecord, pod_record
+from runspaced._state.records import PodRecord
 
 NAMESPACE = "bench"
 
 
 def engine_watch(engine: RunspaceEngine) -> ResourceWatch[PodRecord]:
-    """Return a pod watch wired to `engine` the way the engine wires its own.
+    """Return a pod watch wired to `engine` exactly as the engine wires its own.
 
     The transport is never used: the benchmark calls the line handler directly, which
     is what the watch does for every line it reads from the stream.
     """
-    return ResourceWatch(
-        None,  # type: ignore[arg-type]
-        path=f"/api/v1/namespaces/{NAMESPACE}/pods",
-        kind="pods",
-        parse=pod_record,
-        sink=PodFeed(engine),
-    )
+    return pod_watch(engine, None)  # type: ignore[arg-type]
 
 
 def run_engine_path(lines: Sequence[bytes]) -> float:

@@ -30,7 +30,7 @@ from .._kube.manifest import (
     new_runspace_id,
     validate_spec,
 )
-from .._kube.pods import PodClient, events_path, pods_path
+from .._kube.pods import PodClient
 from .._kube.transport import KubeTransport
 from .._kube.watch import ResourceWatch
 from .._state.machine import (
@@ -46,12 +46,12 @@ from .._state.machine import (
     apply_verification,
     next_deadline,
 )
-from .._state.records import EventRecord, PodRecord, event_record, pod_record
+from .._state.records import EventRecord, PodRecord
 from .._types import RunspaceChange, RunspaceInfo, RunspaceSpec, RunspaceState
 from .actions import check_endpoint, delete_pod_until_done
 from .changes import ChangeHub, ChangeStream
 from .creation import CreateAttempt, send_create
-from .feeds import EventFeed, PodFeed
+from .feeds import event_watch, pod_watch
 from .outcomes import outcome_of
 from .settings import EngineHealth, EngineSettings
 from .timers import TimerQueue
@@ -169,42 +169,14 @@ class RunspaceEngine:
             await self._load_client()
         self._transport = KubeTransport(self._api_client)
         self._pods = PodClient(self._transport, self.namespace)
-        settings = self.settings
-        ready_when = settings.ready_when
-
-        def parse_pod(obj: Mapping[str, Any]) -> PodRecord:
-            return pod_record(obj, ready_when=ready_when)
-
-        self._pod_watch = ResourceWatch(
-            self._transport,
-            path=pods_path(self.namespace),
-            kind="pods",
-            parse=parse_pod,
-            sink=PodFeed(self),
-            label_selector=self.label_selector,
-            page_size=settings.page_size,
-            timeout_range=settings.watch_timeout_range,
-            stall_timeout=settings.stall_timeout,
-            backoff=Backoff(settings.backoff_base, settings.backoff_cap),
-        )
+        self._pod_watch = pod_watch(self, self._transport)
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
         self._spawn(self._pod_watch.run)
         self._spawn(self._timers.run)
-        if settings.watch_events:
-            self._event_watch = ResourceWatch(
-                self._transport,
-                path=events_path(self.namespace),
-                kind="events",
-                parse=event_record,
-                sink=EventFeed(self),
-                field_selector="involvedObject.kind=Pod",
-                page_size=settings.page_size,
-                timeout_range=settings.watch_timeout_range,
-                stall_timeout=settings.stall_timeout,
-                backoff=Backoff(settings.backoff_base, settings.backoff_cap),
-            )
+        if self.settings.watch_events:
+            self._event_watch = event_watch(self, self._transport)
             self._spawn(self._run_event_watch, self._event_watch)
         self._log.info("engine.started", label_selector=self.label_selector)
         return self

@@ -7,20 +7,30 @@ synchronously by `ResourceWatch`, so every snapshot and event is applied in orde
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from .._kube.backoff import Backoff
 from .._kube.manifest import ID_LABEL
+from .._kube.pods import events_path, pods_path
+from .._kube.transport import KubeTransport
+from .._kube.watch import ResourceWatch
 from .._state.machine import apply_event, apply_pod_gone
-from .._state.records import EventRecord, PodRecord
+from .._state.records import (
+    EventRecord,
+    PodRecord,
+    decode_pod_event,
+    event_record,
+    pod_record,
+)
 from .._types import RunspaceState
 
 if TYPE_CHECKING:
     from .engine import RunspaceEngine
 
-__all__ = ["EventFeed", "PodFeed"]
+__all__ = ["EventFeed", "PodFeed", "event_watch", "pod_watch"]
 
 log = structlog.get_logger("runspaced.engine")
 
@@ -106,3 +116,43 @@ class EventFeed:
         previous = self.engine._previous_snapshot(runspace)
         if apply_event(runspace, record):
             self.engine._publish(runspace, previous)
+
+
+def pod_watch(engine: RunspaceEngine, transport: KubeTransport) -> ResourceWatch[PodRecord]:
+    """Build the engine's shared watch of its labelled pods, feeding a `PodFeed`."""
+    settings = engine.settings
+    ready_when = settings.ready_when
+
+    def parse_pod(obj: Mapping[str, Any]) -> PodRecord:
+        return pod_record(obj, ready_when=ready_when)
+
+    return ResourceWatch(
+        transport,
+        path=pods_path(engine.namespace),
+        kind="pods",
+        parse=parse_pod,
+        sink=PodFeed(engine),
+        label_selector=engine.label_selector,
+        page_size=settings.page_size,
+        timeout_range=settings.watch_timeout_range,
+        stall_timeout=settings.stall_timeout,
+        backoff=Backoff(settings.backoff_base, settings.backoff_cap),
+        decode=decode_pod_event,
+    )
+
+
+def event_watch(engine: RunspaceEngine, transport: KubeTransport) -> ResourceWatch[EventRecord]:
+    """Build the engine's watch of core/v1 Events about pods, feeding an `EventFeed`."""
+    settings = engine.settings
+    return ResourceWatch(
+        transport,
+        path=events_path(engine.namespace),
+        kind="events",
+        parse=event_record,
+        sink=EventFeed(engine),
+        field_selector="involvedObject.kind=Pod",
+        page_size=settings.page_size,
+        timeout_range=settings.watch_timeout_range,
+        stall_timeout=settings.stall_timeout,
+        backoff=Backoff(settings.backoff_base, settings.backoff_cap),
+    )

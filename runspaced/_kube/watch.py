@@ -18,7 +18,8 @@ over every event. The rules it keeps:
 6. resourceVersion is an opaque string: it is stored and sent back, never compared.
 7. Unknown event types are logged and skipped. ERROR events with another Status
    restart the watch. Event lines of any size up to `max_line_bytes` are accepted.
-8. Events are decoded from raw bytes with orjson and turned into slim records by
+8. Event lines are decoded from raw bytes by `decode` (orjson unless the owner passes
+   a decoder that skips fields it does not read) and turned into slim records by
    `parse`; no kubernetes-asyncio models are built.
 """
 
@@ -81,7 +82,8 @@ class ResourceWatch(Generic[T]):
 
     `path` is the collection path (e.g. ``/api/v1/namespaces/default/pods``). `parse`
     turns one decoded object into the record the sink takes; it must not raise for
-    objects of the watched kind. Times are in seconds.
+    objects of the watched kind. `decode` turns one watch line into plain dicts and
+    raises `orjson.JSONDecodeError` for a line that is not JSON. Times are in seconds.
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class ResourceWatch(Generic[T]):
         stall_timeout: float = 120.0,
         backoff: Backoff | None = None,
         max_line_bytes: int = 64 * 1024 * 1024,
+        decode: Callable[[bytes], Any] = orjson.loads,
     ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
@@ -118,6 +121,7 @@ class ResourceWatch(Generic[T]):
         self.stall_timeout = stall_timeout
         self.backoff = backoff or Backoff()
         self.max_line_bytes = max_line_bytes
+        self.decode = decode
         self.stats = WatchStats()
         self._log = log.bind(kind=kind, path=path)
 
@@ -288,7 +292,7 @@ class ResourceWatch(Generic[T]):
         if not line.strip():
             return resource_version
         try:
-            event = orjson.loads(line)
+            event = self.decode(line)
         except orjson.JSONDecodeError as error:
             raise TransportError(f"watch sent a line that is not JSON: {error}") from error
         if not isinstance(event, dict):

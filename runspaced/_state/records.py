@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
+
+import msgspec
+import orjson
 
 from .._types import Verdict
 from .classify import ReadyWhen, classify_pod
 
-__all__ = ["EventRecord", "PodRecord", "event_record", "pod_record"]
+__all__ = ["EventRecord", "PodRecord", "decode_pod_event", "event_record", "pod_record"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,70 @@ def pod_record(pod: Mapping[str, Any], *, ready_when: ReadyWhen = "ready") -> Po
         created=metadata.get("creationTimestamp"),
         verdict=classify_pod(pod, ready_when=ready_when),
     )
+
+
+class _Port(TypedDict, total=False):
+    containerPort: Any
+
+
+class _Container(TypedDict, total=False):
+    image: Any
+    ports: list[_Port]
+
+
+class _PodSpec(TypedDict, total=False):
+    nodeName: Any
+    containers: list[_Container]
+
+
+class _PodMetadata(TypedDict, total=False):
+    name: Any
+    namespace: Any
+    uid: Any
+    resourceVersion: Any
+    labels: Any
+    creationTimestamp: Any
+    deletionTimestamp: Any
+
+
+class _PodOrStatus(TypedDict, total=False):
+    # A pod in ADDED, MODIFIED, DELETED and BOOKMARK events, a Status in ERROR events.
+    metadata: _PodMetadata
+    spec: _PodSpec
+    status: Any
+    code: Any
+    reason: Any
+    message: Any
+
+
+class _WatchEvent(TypedDict, total=False):
+    type: Any
+    object: _PodOrStatus
+
+
+_pod_event_decoder = msgspec.json.Decoder(_WatchEvent)
+
+
+def decode_pod_event(line: bytes) -> Any:
+    """Decode one pod watch line into plain dicts that keep only what the engine reads.
+
+    The result has the shape of the JSON with every other key left out: the metadata
+    fields of `_PodMetadata`, ``spec.nodeName``, each container's image and ports, the
+    whole ``status``, and the code, reason and message of an ERROR event's Status.
+    msgspec skips managedFields and the rest of the spec without building Python
+    objects for them: on the 5 KB pod events of ``benchmarks/hotpath.py`` this took
+    9 instead of 24 microseconds per line (orjson, whole line).
+
+    A line whose kept fields have unexpected shapes (``metadata`` not an object, for
+    example) is decoded whole with orjson instead, so the watch judges it as before.
+    Raises `orjson.JSONDecodeError` for a line that is not JSON.
+    """
+    try:
+        return _pod_event_decoder.decode(line)
+    except msgspec.DecodeError:
+        # Also the base of msgspec's ValidationError. orjson either decodes the line
+        # whole or raises the error type the watch expects for a line that is not JSON.
+        return orjson.loads(line)
 
 
 def event_record(event: Mapping[str, Any]) -> EventRecord:
