@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,7 +23,6 @@ from .._errors import (
 from .._kube.backoff import Backoff
 from .._kube.config import load_api_client
 from .._kube.manifest import (
-    ID_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     build_pod_manifest,
@@ -53,6 +53,7 @@ from .changes import ChangeHub, ChangeStream
 from .creation import CreateAttempt, send_create
 from .feeds import event_watch, pod_watch
 from .outcomes import outcome_of
+from .registry import adopted_runspace, new_runspace
 from .settings import EngineHealth, EngineSettings
 from .timers import TimerQueue
 
@@ -140,9 +141,7 @@ class RunspaceEngine:
         self._api_client = loaded.api_client
         namespace = namespace or loaded.namespace
         if namespace and namespace != self.settings.namespace:
-            self.settings = EngineSettings.from_keywords(
-                **{**_settings_dict(self.settings), "namespace": namespace}
-            )
+            self.settings = dataclasses.replace(self.settings, namespace=namespace)
             self._log = log.bind(namespace=self.settings.namespace)
         self._log.info("engine.client_loaded", source=loaded.source)
 
@@ -423,20 +422,8 @@ class RunspaceEngine:
             runspace_id = new_runspace_id(self.settings.id_prefix)
             if runspace_id not in self._runspaces:
                 break
-        now = time.monotonic()
-        creation_timeout = spec.creation_timeout or self.settings.creation_timeout
-        scheduling_timeout = spec.scheduling_timeout or self.settings.scheduling_timeout
-        runspace = Runspace(
-            id=runspace_id,
-            namespace=self.namespace,
-            image=spec.image,
-            port=spec.port,
-            created_at=datetime.now(UTC),
-            created_mono=now,
-            creation_deadline=now + creation_timeout,
-            scheduling_deadline=now + scheduling_timeout,
-            labels={**dict(self.settings.extra_labels), **spec.labels, ID_LABEL: runspace_id},
-            phase_entered=now,
+        runspace = new_runspace(
+            spec, runspace_id, self.settings, now=time.monotonic(), wall=datetime.now(UTC)
         )
         self._runspaces[runspace_id] = runspace
         self._timers.schedule(runspace.creation_deadline, "deadline", runspace_id)
@@ -444,27 +431,9 @@ class RunspaceEngine:
         return runspace
 
     def _adopt(self, record: PodRecord) -> Runspace:
-        """Track a pod with our labels that this engine did not create (e.g. after a restart).
-
-        Its age and deadlines count from the pod's creationTimestamp.
-        """
-        now = time.monotonic()
-        wall = datetime.now(UTC)
-        created_at = _parse_timestamp(record.created) or wall
-        age = max(0.0, (wall - created_at).total_seconds())
-        runspace = Runspace(
-            id=record.name,
-            namespace=record.namespace or self.namespace,
-            image=record.image or "",
-            port=record.port or 0,
-            created_at=created_at,
-            created_mono=now - age,
-            creation_deadline=now - age + self.settings.creation_timeout,
-            scheduling_deadline=now - age + self.settings.scheduling_timeout,
-            labels=dict(record.labels),
-            phase_entered=now,
-            pod_seen=True,
-            create_confirmed_at=now,
+        """Track a pod with our labels that this engine did not create (e.g. after a restart)."""
+        runspace = adopted_runspace(
+            record, self.settings, now=time.monotonic(), wall=datetime.now(UTC)
         )
         self._runspaces[runspace.id] = runspace
         self._timers.schedule(runspace.creation_deadline, "deadline", runspace.id)
@@ -661,21 +630,6 @@ class RunspaceEngine:
         self._synced.set()
 
 
-def _parse_timestamp(value: str | None) -> datetime | None:
-    """Parse an RFC 3339 timestamp as the API server writes it, or return None."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
 def _is_rejection(status: int) -> bool:
     """True for a 4xx status that retrying cannot fix (every 4xx but 429)."""
     return 400 <= status < 500 and status != 429
-
-
-def _settings_dict(settings: EngineSettings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
