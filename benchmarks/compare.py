@@ -43,6 +43,8 @@ from _sim import SimProcess, child_environment
 
 PROVIDER_NAMES = ("polling", "watch_per_waiter", "runspaced")
 PROVIDERS_SCRIPT = Path(__file__).resolve().parent / "_providers.py"
+# The requests a waiter spends learning about its pod; create and delete are the rest.
+READ_VERBS = ("get", "list", "watch")
 
 
 # -- the scenario ---------------------------------------------------------------------
@@ -214,6 +216,7 @@ async def run_provider(
         "api_requests": counts["total"],
         "api_requests_per_runspace": round(counts["total"] / runspaces, 2),
         "api_requests_by_verb": counts["byVerb"],
+        "api_reads": sum(counts["byVerb"].get(verb, 0) for verb in READ_VERBS),
         "cpu_seconds": result["cpu_seconds"],
         "latency_ms": percentiles(verdicts["latencies_ms"]),
         "wrong_outcomes": sum(verdicts["wrong"].values()),
@@ -223,6 +226,38 @@ async def run_provider(
         "outcomes": _tally(result["outcomes"]),
         "pods_left_after_cleanup": leftover,
     }
+
+
+def target_ratios(providers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Return the ratios the targets in docs/benchmarks.md are stated in.
+
+    Empty when `polling` or `runspaced` did not run. Request ratios are polling's count
+    divided by runspaced's, so larger is better for runspaced; the latency ratio is
+    runspaced's p99 divided by polling's p50, so smaller is better.
+    """
+    polling = providers.get("polling")
+    ours = providers.get("runspaced")
+    if polling is None or ours is None:
+        return {}
+    ratios: dict[str, Any] = {
+        "requests_polling_over_runspaced": _ratio(polling["api_requests"], ours["api_requests"]),
+        "reads_polling_over_runspaced": _ratio(polling["api_reads"], ours["api_reads"]),
+        "runspaced_p99_over_polling_p50": _ratio(
+            ours["latency_ms"]["p99"], polling["latency_ms"]["p50"], digits=3
+        ),
+    }
+    per_waiter = providers.get("watch_per_waiter")
+    if per_waiter is not None:
+        ratios["fewer_requests_than_watch_per_waiter"] = (
+            ours["api_requests"] < per_waiter["api_requests"]
+        )
+    return ratios
+
+
+def _ratio(numerator: float | None, denominator: float | None, digits: int = 1) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator, digits)
 
 
 def _tally(outcomes: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -269,6 +304,7 @@ async def compare(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "runspaces": args.runspaces,
         "providers": providers,
+        "targets": target_ratios(providers),
         "settings": {
             "time_scale": args.time_scale,
             "failing_share": args.failing_share,

@@ -79,6 +79,36 @@ def test_compare_latency_percentiles(compare_result: dict[str, Any], provider: s
     assert latency["p50"] <= latency["p95"] <= latency["p99"]
 
 
+@pytest.mark.parametrize("provider", ["polling", "watch_per_waiter", "runspaced"])
+def test_compare_reads_by_verb(compare_result: dict[str, Any], provider: str) -> None:
+    result = compare_result["providers"][provider]
+    by_verb = result["api_requests_by_verb"]
+
+    expected = sum(by_verb.get(verb, 0) for verb in ("get", "list", "watch"))
+    assert result["api_reads"] == expected
+    assert sum(by_verb.values()) == result["api_requests"]
+
+
+def test_compare_target_ratios(compare_result: dict[str, Any]) -> None:
+    providers = compare_result["providers"]
+    targets = compare_result["targets"]
+    polling = providers["polling"]
+    runspaced = providers["runspaced"]
+
+    assert targets["requests_polling_over_runspaced"] == pytest.approx(
+        polling["api_requests"] / runspaced["api_requests"], abs=0.05
+    )
+    assert targets["reads_polling_over_runspaced"] == pytest.approx(
+        polling["api_reads"] / runspaced["api_reads"], abs=0.05
+    )
+    assert targets["runspaced_p99_over_polling_p50"] == pytest.approx(
+        runspaced["latency_ms"]["p99"] / polling["latency_ms"]["p50"], abs=0.0005
+    )
+    assert targets["fewer_requests_than_watch_per_waiter"] is (
+        runspaced["api_requests"] < providers["watch_per_waiter"]["api_requests"]
+    )
+
+
 def test_compare_runspaced_outcomes_right(compare_result: dict[str, Any]) -> None:
     runspaced = compare_result["providers"]["runspaced"]
 
