@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import structlog
 from aiohttp import web
+from multidict import CIMultiDict
 
 from . import admin
 from .api import table
@@ -25,6 +26,7 @@ from .api.paths import Target, parse_target, request_verb
 from .api.watch import WatchOptions, serve_watch
 from .counters import RequestCounters
 from .faults import DROPPED, Faults
+from .openapi import OPENAPI_V3_ROOT, FieldValidation, serve_openapi
 from .resources import api_group_list, api_resource_list, api_versions
 from .selectors import parse_selector
 from .status import ApiError, bad_request, method_not_supported, unauthorized
@@ -39,6 +41,8 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Served without a token, as the real server's system:public-info-viewer role allows.
 _PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
+# The options type whose fieldValidation a write verb reads, named in its 422 errors.
+_OPTIONS_KINDS = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions"}
 SERVER_VERSION = {
     "major": "1",
     "minor": "33",
@@ -53,13 +57,25 @@ SERVER_VERSION = {
 
 
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> web.Response:
-    """Return a JSON response encoded with orjson."""
+    """Return a JSON response encoded with orjson. A multidict `headers` may repeat names."""
     return web.Response(
         status=status,
         body=orjson.dumps(body),
         content_type="application/json",
-        headers=dict(headers or {}),
+        headers=CIMultiDict(headers or {}),
     )
+
+
+def warning_headers(warnings: list[str]) -> CIMultiDict[str]:
+    """Return one ``Warning: 299 - "text"`` header per warning, as the real server sends.
+
+    Quotes and backslashes in the text are escaped with a backslash.
+    """
+    headers: CIMultiDict[str] = CIMultiDict()
+    for text in warnings:
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        headers.add("Warning", f'299 - "{escaped}"')
+    return headers
 
 
 def error_response(error: ApiError) -> web.Response:
@@ -203,6 +219,8 @@ class ApiServer:
             return web.Response(text="ok")
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
+        if path == OPENAPI_V3_ROOT or path.startswith(OPENAPI_V3_ROOT + "/"):
+            return serve_openapi(request, path)
 
         discovery = self._discovery(path)
         if discovery is not None:
@@ -292,6 +310,9 @@ class ApiServer:
             # NOTE: dry runs are simulated for create only; other verbs reject them so a
             # client never changes state it meant to leave alone.
             raise bad_request(f"dryRun is not supported by the simulator for {verb}")
+        fields = FieldValidation()
+        if verb in _OPTIONS_KINDS:
+            fields = FieldValidation.from_query(query.get("fieldValidation"), _OPTIONS_KINDS[verb])
         if verb == "get":
             status, body = self._objects.get(target)
             if table.wants_table(request.headers.get("Accept", "")):
@@ -299,18 +320,22 @@ class ApiServer:
         elif verb == "create":
             dry_run = self._dry_run(request)
             status, body = self._objects.create(
-                target, await self._read_json(request), dry_run=dry_run
+                target, await self._read_json(request), dry_run=dry_run, fields=fields
             )
         elif verb == "update":
-            status, body = self._objects.update(target, await self._read_json(request))
+            status, body = self._objects.update(
+                target, await self._read_json(request), fields=fields
+            )
         elif verb == "patch":
             content_type = request.headers.get("Content-Type", "")
-            status, body = self._objects.patch(target, content_type, await self._read_json(request))
+            status, body = self._objects.patch(
+                target, content_type, await self._read_json(request), fields=fields
+            )
         elif verb == "delete":
             status, body = self._objects.delete(target, await self._delete_options(request))
         else:
             raise ApiError(405, f"verb {verb} is not supported", "MethodNotAllowed")
-        return json_response(status, body)
+        return json_response(status, body, warning_headers(fields.warnings))
 
     @staticmethod
     def _dry_run(request: web.Request) -> bool:

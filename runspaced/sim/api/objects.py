@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 
 from .. import validation
+from ..openapi import FieldValidation
 from ..patch import apply_patch
 from ..resources import Resource
 from ..status import ApiError, already_exists, bad_request, conflict, invalid, not_found
@@ -99,11 +100,19 @@ class ObjectHandlers:
 
     # -- create --------------------------------------------------------------------------
 
-    def create(self, target: Target, body: Any, *, dry_run: bool = False) -> Response:
+    def create(
+        self,
+        target: Target,
+        body: Any,
+        *,
+        dry_run: bool = False,
+        fields: FieldValidation | None = None,
+    ) -> Response:
         """Validate, default and store a new object; return it with 201 Created.
 
         With `dry_run` every check runs but nothing is stored, and the returned object has
-        no resourceVersion, as with ``dryRun=All``.
+        no resourceVersion, as with ``dryRun=All``. Fields the kind's schema does not
+        define are dropped and handled by `fields` (None: the default directive, Warn).
         """
         resource = target.resource
         if target.name is not None:
@@ -112,6 +121,7 @@ class ObjectHandlers:
             raise ApiError(404, "the server could not find the requested resource", "NotFound")
         obj = validation.check_object_shape(body, resource.kind)
         self._check_type_meta(resource, obj)
+        (fields or FieldValidation()).check_body(resource, obj)
         obj = _strip_type_meta(dict(obj))
         metadata = obj["metadata"]
         body_namespace = metadata.get("namespace")
@@ -227,19 +237,37 @@ class ObjectHandlers:
             raise not_found(resource.plural, target.name, resource.group)
         return 200, with_kind(resource, updated)
 
-    def update(self, target: Target, body: Any) -> Response:
-        """Replace the object (PUT); a stale metadata.resourceVersion gets 409 Conflict."""
+    def update(
+        self, target: Target, body: Any, *, fields: FieldValidation | None = None
+    ) -> Response:
+        """Replace the object (PUT); a stale metadata.resourceVersion gets 409 Conflict.
+
+        Fields the kind's schema does not define are dropped and handled by `fields`.
+        """
         current = self._require(target)
         proposed = validation.check_object_shape(body, target.resource.kind)
         self._check_type_meta(target.resource, proposed)
+        (fields or FieldValidation()).check_body(target.resource, proposed)
         new = self._merge_update(target, current, dict(proposed))
         return self._store_update(target, new)
 
-    def patch(self, target: Target, content_type: str, body: Any) -> Response:
-        """Apply a merge, strategic merge or JSON patch to the object."""
+    def patch(
+        self,
+        target: Target,
+        content_type: str,
+        body: Any,
+        *,
+        fields: FieldValidation | None = None,
+    ) -> Response:
+        """Apply a merge, strategic merge or JSON patch to the object.
+
+        Fields of the patched object that the kind's schema does not define are dropped
+        and handled by `fields`.
+        """
         current = self._require(target)
         patched = apply_patch(content_type, with_kind(target.resource, current), body)
         self._check_type_meta(target.resource, patched)
+        (fields or FieldValidation()).check_patch(target.resource, patched, content_type, body)
         new = self._merge_update(target, current, patched)
         return self._store_update(target, new)
 
