@@ -1,7 +1,9 @@
 """A real kubectl against the simulated cluster (the newest versioned kubectl found).
 
 client-go sends a kubeconfig's token only over TLS, so these tests run the cluster with
-``tls=True``. They are skipped when no kubectl binary exists.
+``tls=True``. They are skipped when no kubectl binary exists. kubectl validates with its
+default ``--validate=strict``: it reads the OpenAPI v3 documents, sees that the server
+accepts ``fieldValidation`` and sends ``fieldValidation=Strict``.
 """
 
 from __future__ import annotations
@@ -57,10 +59,13 @@ async def _kubectl(
     cluster: SimCluster, *args: str, stdin: str | None = None, timeout: float = 30
 ) -> tuple[int, str, str]:
     assert KUBECTL is not None
+    # A cache directory per cluster keeps kubectl's OpenAPI and discovery cache out of HOME.
     process = await asyncio.create_subprocess_exec(
         KUBECTL,
         "--kubeconfig",
         str(cluster.kubeconfig_path),
+        "--cache-dir",
+        str(cluster.kubeconfig_path.parent / "kubectl-cache"),
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -75,7 +80,7 @@ async def _kubectl(
 
 async def _create(cluster: SimCluster, name: str) -> None:
     code, out, err = await _kubectl(
-        cluster, "create", "--validate=false", "-f", "-", stdin=POD_MANIFEST.format(name=name)
+        cluster, "create", "-f", "-", stdin=POD_MANIFEST.format(name=name)
     )
     assert code == 0, err
     assert out.strip() == f"pod/{name} created"
@@ -117,7 +122,7 @@ async def test_get_missing_pod_message(sim_cluster: SimCluster) -> None:
 async def test_create_existing_message(sim_cluster: SimCluster) -> None:
     await _create(sim_cluster, "dup")
     code, _, err = await _kubectl(
-        sim_cluster, "create", "--validate=false", "-f", "-", stdin=POD_MANIFEST.format(name="dup")
+        sim_cluster, "create", "-f", "-", stdin=POD_MANIFEST.format(name="dup")
     )
     assert code == 1
     assert (
@@ -165,3 +170,76 @@ async def test_get_nodes_and_namespaces(sim_cluster: SimCluster) -> None:
     assert code == 0, err
     assert "namespace/default" in out.split()
     assert "namespace/kube-system" in out.split()
+
+
+def _with_unknown_field(name: str) -> str:
+    return POD_MANIFEST.format(name=name).replace(
+        "    image: nginx:1.27\n", "    image: nginx:1.27\n    foo: bar\n"
+    )
+
+
+async def test_create_strict_rejects_unknown_field(sim_cluster: SimCluster) -> None:
+    code, _, err = await _kubectl(sim_cluster, "create", "-f", "-", stdin=_with_unknown_field("x"))
+    assert code == 1
+    assert err.strip() == (
+        'Error from server (BadRequest): error when creating "STDIN": Pod in version "v1" '
+        'cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].foo"'
+    )
+    assert sim_cluster.store.get("pods", "default", "x") is None
+
+
+async def test_create_validate_warn_prints_warning(sim_cluster: SimCluster) -> None:
+    code, out, err = await _kubectl(
+        sim_cluster, "create", "--validate=warn", "-f", "-", stdin=_with_unknown_field("warned")
+    )
+    assert code == 0, err
+    assert out.strip() == "pod/warned created"
+    assert err.strip() == 'Warning: unknown field "spec.containers[0].foo"'
+    stored = sim_cluster.store.get("pods", "default", "warned")
+    assert stored is not None
+    assert "foo" not in stored["spec"]["containers"][0]
+
+
+async def test_create_validate_ignore_is_silent(sim_cluster: SimCluster) -> None:
+    code, out, err = await _kubectl(
+        sim_cluster, "create", "--validate=ignore", "-f", "-", stdin=_with_unknown_field("quiet")
+    )
+    assert code == 0, err
+    assert out.strip() == "pod/quiet created"
+    assert err == ""
+
+
+async def test_apply_twice_changes_label(sim_cluster: SimCluster) -> None:
+    manifest = POD_MANIFEST.format(name="applied")
+    code, out, err = await _kubectl(sim_cluster, "apply", "-f", "-", stdin=manifest)
+    assert code == 0, err
+    assert out.strip() == "pod/applied created"
+    assert err == ""
+
+    changed = manifest.replace("app: kubectl-test", "app: changed")
+    code, out, err = await _kubectl(sim_cluster, "apply", "-f", "-", stdin=changed)
+    assert code == 0, err
+    assert out.strip() == "pod/applied configured"
+    # kubectl prints a warning when it cannot compute the patch from the OpenAPI v3 schema.
+    assert err == ""
+    stored = sim_cluster.store.get("pods", "default", "applied")
+    assert stored is not None
+    assert stored["metadata"]["labels"] == {"app": "changed"}
+    annotation = stored["metadata"]["annotations"][
+        "kubectl.kubernetes.io/last-applied-configuration"
+    ]
+    assert json.loads(annotation)["metadata"]["labels"] == {"app": "changed"}
+
+    code, out, err = await _kubectl(sim_cluster, "apply", "-f", "-", stdin=changed)
+    assert code == 0, err
+    assert out.strip() == "pod/applied unchanged"
+
+
+async def test_explain_container_ports(sim_cluster: SimCluster) -> None:
+    code, out, err = await _kubectl(sim_cluster, "explain", "pod.spec.containers.ports")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[:4] == ["KIND:       Pod", "VERSION:    v1", "", "FIELD: ports <[]ContainerPort>"]
+    assert "  containerPort\t<integer> -required-" in lines
+    assert "  protocol\t<string>" in lines
+    assert "DESCRIPTION:" in lines
