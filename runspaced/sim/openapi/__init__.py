@@ -11,7 +11,9 @@ apart from the patch metadata of list fields and a few scalar types.
 - `fields`: drops the fields of a body that its kind's schema does not define and applies
   the fieldValidation directive (Ignore, Warn, Strict).
 
-The protobuf form and /openapi/v2 are not served.
+NOTE: the protobuf form and /openapi/v2 are not served. kubectl 1.29 and later use v3
+only. kubectl 1.28 and older fetch /openapi/v2 as protobuf, so they need
+--validate=false for create and apply, and their explain fails with NotFound.
 """
 
 from .fields import FieldValidation, prune_unknown_fields
