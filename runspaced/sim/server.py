@@ -27,6 +27,7 @@ from .api.watch import WatchOptions, serve_watch
 from .counters import RequestCounters
 from .faults import DROPPED, Faults
 from .openapi import OPENAPI_V3_ROOT, FieldValidation, serve_openapi
+from .openapi.document import catalog
 from .resources import api_group_list, api_resource_list, api_versions
 from .selectors import parse_selector
 from .status import ApiError, bad_request, method_not_supported, unauthorized
@@ -143,6 +144,10 @@ class ApiServer:
 
     async def start(self) -> None:
         """Bind the listening socket and serve; `port` 0 picks a free port."""
+        # Read the schemas before serving, so that no request waits for the import of
+        # kubernetes-asyncio's models (0.46 s on a 2-vCPU VM). Later starts reuse them.
+        catalog()
+
         # Handler cancellation ends a watch as soon as its client disconnects, as the real
         # server's request context does, instead of at the next write.
         runner = web.AppRunner(

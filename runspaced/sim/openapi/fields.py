@@ -68,7 +68,8 @@ def prune_unknown_fields(kind: Kind, obj: dict[str, Any]) -> list[str]:
 
     Returns the paths of the deleted fields in document order, such as
     ``["spec.containers[0].foo"]``, and an empty list for a kind not in the catalog.
-    The first call imports the models (see `document.catalog`).
+    The first call in a process imports the models (see `document.catalog`); a started
+    `ApiServer` has already done so.
     """
     loaded = catalog()
     definition = loaded.definition_for(kind)
