@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
+import anyio
 import orjson
 
 from .errors import ApiStatusError, TransportError
@@ -40,15 +41,34 @@ class StreamResponse:
         self._response.close()
 
 
+# Connections of the client's pool that one-shot requests leave free: one for each
+# watch stream and one for each list, pods and Events.
+RESERVED_CONNECTIONS = 4
+
+
 class KubeTransport:
     """Send requests to the API server and translate failures into our errors.
 
     Every method raises `ApiStatusError` for a non-2xx response and `TransportError`
     when no response arrived.
+
+    The client's connection pool (kubernetes-asyncio's ``connection_pool_maxsize``, 100
+    by default) is shared by every request. One-shot requests wait for one of
+    `max_requests` slots, by default the pool size minus `RESERVED_CONNECTIONS`, so a
+    burst of creates cannot hold back a watch stream or the list before it. A watch
+    opened late can find its resourceVersion expired and must relist.
     """
 
-    def __init__(self, api_client: Any) -> None:
+    def __init__(self, api_client: Any, *, max_requests: int | None = None) -> None:
         self.api_client = api_client
+        if max_requests is None:
+            configuration = getattr(api_client, "configuration", None)
+            pool_size = getattr(configuration, "connection_pool_maxsize", None) or 100
+            max_requests = max(1, pool_size - RESERVED_CONNECTIONS)
+        if max_requests < 1:
+            raise ValueError(f"max_requests must be at least 1, got {max_requests}")
+        self.max_requests = max_requests
+        self._request_slots = anyio.Semaphore(max_requests)
 
     async def request_json(
         self,
@@ -58,17 +78,17 @@ class KubeTransport:
         query: QueryParams = (),
         body: Mapping[str, Any] | None = None,
         content_type: str = "application/json",
+        reserved: bool = False,
     ) -> dict[str, Any]:
-        """Send one request and return the decoded JSON object of a 2xx response."""
-        response = await self._send(method, path, query, body, content_type, _REQUEST_TIMEOUT)
-        try:
-            payload = await response.read()
-        except (TimeoutError, aiohttp.ClientError, OSError) as error:
-            raise TransportError(
-                f"{method} {path}: reading the response failed: {error!r}"
-            ) from error
-        finally:
-            response.release()
+        """Send one request and return the decoded JSON object of a 2xx response.
+
+        `reserved` requests (the lists of a watch) skip the wait for a request slot.
+        """
+        if reserved:
+            payload, response = await self._exchange(method, path, query, body, content_type)
+        else:
+            async with self._request_slots:
+                payload, response = await self._exchange(method, path, query, body, content_type)
         self._check(response, payload)
         try:
             decoded = orjson.loads(payload) if payload else {}
@@ -78,8 +98,27 @@ class KubeTransport:
             raise TransportError(f"{method} {path}: response is not a JSON object")
         return decoded
 
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        query: QueryParams,
+        body: Mapping[str, Any] | None,
+        content_type: str,
+    ) -> tuple[bytes, aiohttp.ClientResponse]:
+        response = await self._send(method, path, query, body, content_type, _REQUEST_TIMEOUT)
+        try:
+            payload = await response.read()
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise TransportError(
+                f"{method} {path}: reading the response failed: {error!r}"
+            ) from error
+        finally:
+            response.release()
+        return payload, response
+
     async def open_stream(self, path: str, *, query: QueryParams = ()) -> StreamResponse:
-        """Open a GET whose body is read incrementally (a watch)."""
+        """Open a GET whose body is read incrementally (a watch); it takes no request slot."""
         response = await self._send("GET", path, query, None, "application/json", _STREAM_TIMEOUT)
         if not 200 <= response.status <= 299:
             try:

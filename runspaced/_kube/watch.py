@@ -206,7 +206,9 @@ class ResourceWatch(Generic[T]):
                     query.extend(self._selectors())
                     if token:
                         query.append(("continue", token))
-                    page = await self.transport.request_json("GET", self.path, query=query)
+                    page = await self.transport.request_json(
+                        "GET", self.path, query=query, reserved=True
+                    )
                     metadata = page.get("metadata") or {}
                     if list_version is None:
                         list_version = metadata.get("resourceVersion")
