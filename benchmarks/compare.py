@@ -209,6 +209,8 @@ async def run_provider(
 
     result = json.loads(result_path.read_text(encoding="utf-8"))
     timeline = await sim.timeline()
+    stamps = [{"namespace": ns, "name": pod, **marks} for (ns, pod), marks in timeline.items()]
+    (workdir / f"{name}-timeline.json").write_text(json.dumps(stamps), encoding="utf-8")
     verdicts = judge(result["outcomes"], [want for _, want in workload], timeline, namespace)
     leftover = await sim.wait_empty(namespace, timeout=120)
     runspaces = len(workload)
@@ -357,7 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--workdir",
         metavar="DIR",
-        help="keep the scenario, plans, results and logs in DIR (default: a temp dir)",
+        help="keep the scenario, plans, results, simulator timelines and logs in DIR"
+        " (default: a temp dir)",
     )
     args = parser.parse_args(argv)
 

@@ -123,6 +123,14 @@ def test_hotpath_events_per_second(hotpath_result: dict[str, Any]) -> None:
     assert rates["kubernetes_asyncio_models"] > 0
 
 
+def test_hotpath_decode_microseconds(hotpath_result: dict[str, Any]) -> None:
+    decode = hotpath_result["decode_microseconds_per_event"]
+
+    assert decode["orjson_whole_line"] > 0
+    assert decode["runspaced_decode_pod_event"] > 0
+    assert decode["events"] == hotpath_result["events_per_second"]["events"]
+
+
 def test_hotpath_bytes_per_runspace(hotpath_result: dict[str, Any]) -> None:
     memory = hotpath_result["bytes_per_runspace"]
 
