@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -12,7 +13,7 @@ import pytest
 import yaml
 from kubernetes_asyncio import client, config
 
-from runspaced.sim.cli import is_loopback, parse_listen
+from runspaced.sim.cli import _rare_full_collections, is_loopback, parse_listen
 from runspaced.testing import running_sim_cluster
 
 
@@ -21,6 +22,21 @@ def test_parse_listen() -> None:
     assert parse_listen("[::1]:0") == ("::1", 0)
     with pytest.raises(ValueError):
         parse_listen("8080")
+
+
+def test_rare_full_collections_restore() -> None:
+    before = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
+
+    with _rare_full_collections():
+        inside = gc.get_threshold()
+        frozen_inside = gc.get_freeze_count()
+
+    assert inside[0] > before[0]
+    assert inside[2] > before[2]
+    assert frozen_inside > frozen_before
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
 
 
 def test_loopback_check() -> None:
