@@ -1,9 +1,13 @@
-"""Unit tests of the benchmark helpers: the pod stream, outcome judging, percentiles."""
+"""Unit tests of the benchmark helpers: pod stream, outcome judging, percentiles, GC probe."""
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import orjson
 import pytest
@@ -145,3 +149,25 @@ def test_plain_manifest_matches_engine_pod() -> None:
     assert plain_container["readinessProbe"] == engine_container["readinessProbe"]
     assert plain_container["ports"] == engine_container["ports"]
     assert plain_pod["spec"]["restartPolicy"] == engine_pod["spec"]["restartPolicy"]
+
+
+def test_gc_probe_logs_collections(tmp_path: Path) -> None:
+    probe = Path(__file__).resolve().parents[2] / "benchmarks" / "gcprobe"
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(probe),
+        "RUNSPACED_GC_LOG_DIR": str(tmp_path),
+        "RUNSPACED_GC_LOG_MS": "0",
+    }
+
+    subprocess.run(
+        [sys.executable, "-c", "import gc; gc.collect()"],
+        env=environment,
+        check=True,
+        timeout=60,
+    )
+
+    logs = list(tmp_path.glob("gc-*.log"))
+    assert len(logs) == 1
+    lines = logs[0].read_text(encoding="utf-8").splitlines()
+    assert any(" gen2 " in line and "argv=-c" in line for line in lines)
