@@ -8,7 +8,7 @@ imports this module at startup, the simulator and the provider children of
     PYTHONPATH=benchmarks/gcprobe python benchmarks/compare.py --runspaces 2000 \\
         --providers runspaced --workdir /tmp/rs2000
 
-A line holds the wall time, the generation, the pause in milliseconds, the objects
+Each line contains the wall time, the generation, the pause in milliseconds, the objects
 collected and the process's command line. ``RUNSPACED_GC_LOG_MS`` changes the 20 ms
 threshold (0 logs every collection).
 """
