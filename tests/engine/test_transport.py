@@ -26,11 +26,19 @@ class _HoldingServer:
         self.max_in_flight = 0
         self.arrived = 0
         self.release = anyio.Event()
+        self._arrival = anyio.Event()
+
+    async def wait_for_arrivals(self, count: int) -> None:
+        with anyio.fail_after(10):
+            while self.arrived < count:
+                await self._arrival.wait()
+                self._arrival = anyio.Event()
 
     async def held(self, request: web.Request) -> web.Response:
         self.in_flight += 1
         self.arrived += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self._arrival.set()
         try:
             await self.release.wait()
         finally:
@@ -59,12 +67,6 @@ async def holding() -> AsyncIterator[tuple[_HoldingServer, ApiClient]]:
     await runner.cleanup()
 
 
-async def _wait_for_arrivals(server: _HoldingServer, count: int) -> None:
-    with anyio.fail_after(10):
-        while server.arrived < count:
-            await anyio.sleep(0.01)
-
-
 async def test_requests_wait_for_a_slot(holding: tuple[_HoldingServer, ApiClient]) -> None:
     server, client = holding
     transport = KubeTransport(client, max_requests=2)
@@ -76,7 +78,7 @@ async def test_requests_wait_for_a_slot(holding: tuple[_HoldingServer, ApiClient
     async with anyio.create_task_group() as group:
         for _ in range(5):
             group.start_soon(fetch)
-        await _wait_for_arrivals(server, 2)
+        await server.wait_for_arrivals(2)
         # Give a third request time to arrive if the slots did not hold it back.
         await anyio.sleep(0.2)
         assert server.arrived == 2
@@ -92,7 +94,7 @@ async def test_reserved_request_skips_slots(holding: tuple[_HoldingServer, ApiCl
 
     async with anyio.create_task_group() as group:
         group.start_soon(transport.request_json, "GET", "/held")
-        await _wait_for_arrivals(server, 1)
+        await server.wait_for_arrivals(1)
 
         with anyio.fail_after(10):
             reserved = await transport.request_json("GET", "/quick", reserved=True)
