@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import math
 import os
 import platform
 import resource
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,8 +42,48 @@ def quiet_logging() -> None:
     )
 
 
+_MEASURED_PACKAGES = ("kubernetes-asyncio", "aiohttp", "orjson", "msgspec", "anyio")
+
+
+def _git_commit() -> str | None:
+    """Return the checkout's HEAD commit, with ``-dirty`` for uncommitted changes, or None."""
+    repository = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repository), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(repository), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}-dirty" if status else head
+
+
+def _package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in _MEASURED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def machine_info() -> dict[str, Any]:
-    """Return the facts that make a benchmark number reproducible: CPUs, memory, Python."""
+    """Return the facts that make a benchmark number reproducible.
+
+    CPUs, memory, Python, the git commit of this checkout and the versions of the
+    packages on the measured paths.
+    """
     model = ""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
@@ -66,6 +108,8 @@ def machine_info() -> dict[str, Any]:
         "memory_mb": memory_mb,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "commit": _git_commit(),
+        "packages": _package_versions(),
     }
 
 

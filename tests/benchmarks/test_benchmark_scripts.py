@@ -141,3 +141,14 @@ def test_hotpath_bytes_per_runspace(hotpath_result: dict[str, Any]) -> None:
 def test_hotpath_sync_seconds(hotpath_result: dict[str, Any]) -> None:
     assert hotpath_result["sync_seconds_10k"] > 0
     assert hotpath_result["sync"]["tracked"] == hotpath_result["sync"]["pods"]
+
+
+def test_results_name_commit_and_packages(
+    compare_result: dict[str, Any], hotpath_result: dict[str, Any]
+) -> None:
+    for result in (compare_result, hotpath_result):
+        machine = result["machine"]
+
+        assert machine["packages"]["msgspec"]
+        assert machine["packages"]["kubernetes-asyncio"]
+        assert "commit" in machine
