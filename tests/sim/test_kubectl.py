@@ -172,6 +172,29 @@ async def test_get_nodes_and_namespaces(sim_cluster: SimCluster) -> None:
     assert "namespace/kube-system" in out.split()
 
 
+async def test_get_nodes_wide(sim_cluster: SimCluster) -> None:
+    code, out, err = await _kubectl(sim_cluster, "get", "nodes", "-o", "wide")
+    assert code == 0, err
+    header, *rows = out.strip().splitlines()
+
+    assert header.split() == [
+        "NAME",
+        "STATUS",
+        "ROLES",
+        "AGE",
+        "VERSION",
+        "INTERNAL-IP",
+        "EXTERNAL-IP",
+        "OS-IMAGE",
+        "KERNEL-VERSION",
+        "CONTAINER-RUNTIME",
+    ]
+    assert len(rows) == 3
+    for row in rows:
+        assert re.search(r"\s127\.\d+\.\d+\.\d+\s+<none>\s", row), row
+        assert row.rstrip().endswith("containerd://1.7.27"), row
+
+
 def _with_unknown_field(name: str) -> str:
     return POD_MANIFEST.format(name=name).replace(
         "    image: nginx:1.27\n", "    image: nginx:1.27\n    foo: bar\n"

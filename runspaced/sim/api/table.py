@@ -123,12 +123,23 @@ def _node_cells(node: JsonObject) -> list[Any]:
     if (node.get("spec") or {}).get("unschedulable"):
         status += ",SchedulingDisabled"
     info = (node.get("status") or {}).get("nodeInfo") or {}
+    addresses = (node.get("status") or {}).get("addresses") or []
+
+    def address(kind: str) -> str:
+        found = next((a.get("address") for a in addresses if a.get("type") == kind), None)
+        return found or "<none>"
+
     return [
         node["metadata"]["name"],
         status,
         "<none>",
         human_age(node["metadata"].get("creationTimestamp")),
         info.get("kubeletVersion", ""),
+        address("InternalIP"),
+        address("ExternalIP"),
+        info.get("osImage") or "<unknown>",
+        info.get("kernelVersion") or "<unknown>",
+        info.get("containerRuntimeVersion") or "<unknown>",
     ]
 
 
@@ -165,6 +176,11 @@ _COLUMNS: dict[str, tuple[list[JsonObject], Any]] = {
             _column("Roles"),
             _column("Age"),
             _column("Version"),
+            _column("Internal-IP", priority=1),
+            _column("External-IP", priority=1),
+            _column("OS-Image", priority=1),
+            _column("Kernel-Version", priority=1),
+            _column("Container-Runtime", priority=1),
         ],
         _node_cells,
     ),
