@@ -144,8 +144,9 @@ def decode_pod_event(line: bytes) -> Any:
     fields of `_PodMetadata`, ``spec.nodeName``, each container's image and ports, the
     whole ``status``, and the code, reason and message of an ERROR event's Status.
     msgspec skips managedFields and the rest of the spec without building Python
-    objects for them: on the 5 KB pod events of ``benchmarks/hotpath.py`` this took
-    9 instead of 24 microseconds per line (orjson, whole line).
+    objects for them. On the 5 KB pod events of ``benchmarks/hotpath.py`` this takes
+    about 2.6 times less CPU than orjson decoding the whole line (7.7 against 20.2
+    microseconds in the run recorded in docs/benchmarks.md).
 
     A line whose kept fields have unexpected shapes (``metadata`` not an object, for
     example) is decoded whole with orjson instead, so the watch judges it as before.
