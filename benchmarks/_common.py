@@ -47,25 +47,25 @@ _MEASURED_PACKAGES = ("kubernetes-asyncio", "aiohttp", "orjson", "msgspec", "any
 
 def _git_commit() -> str | None:
     """Return the checkout's HEAD commit, with ``-dirty`` for uncommitted changes, or None."""
-    repository = Path(__file__).resolve().parent.parent
     try:
-        head = subprocess.run(
-            ["git", "-C", str(repository), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "-C", str(repository), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        head = _git("rev-parse", "--short", "HEAD")
+        status = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{head}-dirty" if status else head
+
+
+def _git(*args: str) -> str:
+    """Run git in this checkout and return its stripped stdout; raise if it fails."""
+    repository = Path(__file__).resolve().parent.parent
+    completed = subprocess.run(
+        ["git", "-C", str(repository), *args],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
+    return completed.stdout.strip()
 
 
 def _package_versions() -> dict[str, str | None]:

@@ -84,7 +84,12 @@ def run_model_path(watch: Any, lines: Sequence[bytes]) -> float:
     return time.process_time() - started
 
 
-async def measure_events_per_second(pods: int, repeats: int) -> dict[str, Any]:
+def recorded_stream(pods: int) -> list[bytes]:
+    """Return the watch lines of `pods` pod lifecycles, without their newlines."""
+    return [line.rstrip(b"\n") for line in PodStream(seed=7).iter_lines(pods)]
+
+
+async def measure_events_per_second(lines: Sequence[bytes], repeats: int) -> dict[str, Any]:
     """Compare the engine's watch path with V1Pod deserialization on one recorded stream.
 
     The two paths run alternately, `repeats` times each, so load from other processes
@@ -93,7 +98,6 @@ async def measure_events_per_second(pods: int, repeats: int) -> dict[str, Any]:
     """
     from kubernetes_asyncio.watch import Watch
 
-    lines = [line.rstrip(b"\n") for line in PodStream(seed=7).iter_lines(pods)]
     engine_seconds: list[float] = []
     model_seconds: list[float] = []
     watch = Watch()
@@ -116,15 +120,13 @@ async def measure_events_per_second(pods: int, repeats: int) -> dict[str, Any]:
     }
 
 
-def measure_decode_microseconds(pods: int, repeats: int) -> dict[str, Any]:
+def measure_decode_microseconds(lines: Sequence[bytes], repeats: int) -> dict[str, Any]:
     """Time decoding alone: orjson on the whole line against the engine's pruned decode.
 
     Returns microseconds of CPU per line, the best of `repeats` runs of each decoder
     over the same stream as `measure_events_per_second`.
     """
     import orjson
-
-    lines = [line.rstrip(b"\n") for line in PodStream(seed=7).iter_lines(pods)]
 
     def best_microseconds(decode: Callable[[bytes], object]) -> float:
         best = float("inf")
@@ -221,9 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The engine builds anyio primitives, so everything runs inside an event loop.
         from _sync import measure_sync_seconds
 
+        lines = recorded_stream(stream_pods)
         results: dict[str, Any] = {
-            "events_per_second": await measure_events_per_second(stream_pods, repeats),
-            "decode_microseconds_per_event": measure_decode_microseconds(stream_pods, repeats),
+            "events_per_second": await measure_events_per_second(lines, repeats),
+            "decode_microseconds_per_event": measure_decode_microseconds(lines, repeats),
             "bytes_per_runspace": measure_bytes_per_runspace(tracked),
         }
         sync = await measure_sync_seconds(sync_pods)
