@@ -234,7 +234,7 @@ def target_ratios(providers: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """Return the ratios the targets in docs/benchmarks.md are stated in.
 
     Empty when `polling` or `runspaced` did not run. Request ratios are polling's count
-    divided by runspaced's, so larger is better for runspaced; the latency ratio is
+    divided by runspaced's, so larger is better for runspaced. The latency ratio is
     runspaced's p99 divided by polling's p50, so smaller is better.
     """
     polling = providers.get("polling")

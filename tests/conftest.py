@@ -21,7 +21,7 @@ def pytest_configure(config: pytest.Config) -> None:
     structlog's default prints every event to stdout. Events from background tasks that
     outlive their test then appeared between pytest's progress dots. Through logging,
     pytest captures them and shows warnings and errors in a failing test's report.
-    `structlog.testing.capture_logs` still sees every event, debug and info included,
+    `structlog.testing.capture_logs` still captures every event, debug and info included,
     because it replaces the processors before the standard library's level applies.
     """
     structlog.configure(

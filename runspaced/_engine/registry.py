@@ -1,7 +1,7 @@
 """New runspace records: one per `create`, one per pod adopted from the watch.
 
 Pure constructors. The engine stores the records, schedules their deadlines and
-publishes them; nothing here touches the engine's state.
+publishes them. Nothing here touches the engine's state.
 """
 
 from __future__ import annotations

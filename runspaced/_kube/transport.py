@@ -118,7 +118,7 @@ class KubeTransport:
         return payload, response
 
     async def open_stream(self, path: str, *, query: QueryParams = ()) -> StreamResponse:
-        """Open a GET whose body is read incrementally (a watch); it takes no request slot."""
+        """Open a GET whose body is read incrementally (a watch). It takes no request slot."""
         response = await self._send("GET", path, query, None, "application/json", _STREAM_TIMEOUT)
         if not 200 <= response.status <= 299:
             try:

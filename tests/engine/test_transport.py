@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 
 
 class _HoldingServer:
-    """Answer ``/held`` only after `release` is set; answer ``/quick`` at once."""
+    """Respond to ``/held`` only after `release` is set, and to ``/quick`` at once."""
 
     def __init__(self) -> None:
         self.in_flight = 0
